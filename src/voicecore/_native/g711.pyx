@@ -1,0 +1,296 @@
+# cython: freethreading_compatible=True
+"""G.711 mu-law and A-law, bit-exact with the stdlib ``audioop`` (Sun g711.c).
+
+PCM is signed 16-bit little-endian mono (s16le); one G.711 code is one byte per
+sample. Every function accepts any C-contiguous buffer (bytes, bytearray,
+memoryview, numpy int16/uint8), can write into a caller-provided ``out=`` buffer
+and releases the GIL while it converts (for inputs past a few hundred samples,
+where dropping the GIL costs less than the work; see ``GIL_THRESHOLD``).
+
+Encoding uses lookup tables built once at import from the g711.c algorithm:
+16,384 entries for mu-law (audioop feeds the encoder ``sample >> 2``) and 8,192
+for A-law (``sample >> 3``), so encode is one shift and one load per sample.
+
+The ITU-T G.191 reference mu-law encoder differs from Sun g711.c (and so from
+audioop) on 508 negative inputs, each at a segment boundary where the two round
+the 14-bit magnitude differently. voicecore follows audioop, as roomkit does.
+"""
+from libc.stdint cimport int16_t, uint8_t, int32_t
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+
+from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
+
+#: Below this many samples the GIL is kept: the loop is shorter than a
+#: release/re-acquire (numpy follows the same rule, NPY_BEGIN_THREADS_THRESHOLDED).
+GIL_THRESHOLD = 1024
+cdef Py_ssize_t _GIL_THRESHOLD = 1024
+
+cdef uint8_t _ulaw_enc[16384]     # index: (sample >> 2) + 8192
+cdef uint8_t _alaw_enc[8192]      # index: (sample >> 3) + 4096
+cdef int16_t _ulaw_dec[256]
+cdef int16_t _alaw_dec[256]
+cdef uint8_t _u2a[256]
+cdef uint8_t _a2u[256]
+
+cdef int16_t _seg_uend[8]
+cdef int16_t _seg_aend[8]
+_seg_uend[:] = [0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF]
+_seg_aend[:] = [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF]
+
+
+cdef inline int _search(int val, const int16_t* table) noexcept nogil:
+    cdef int i
+    for i in range(8):
+        if val <= table[i]:
+            return i
+    return 8
+
+
+cdef uint8_t _st_14linear2ulaw(int pcm_val) noexcept nogil:
+    # Sun g711.c as in CPython's audioop: 14-bit two's complement input.
+    cdef int mask, seg
+    if pcm_val < 0:
+        pcm_val = -pcm_val
+        mask = 0x7F
+    else:
+        mask = 0xFF
+    if pcm_val > 8159:
+        pcm_val = 8159
+    pcm_val += 0x84 >> 2
+    seg = _search(pcm_val, _seg_uend)
+    if seg >= 8:
+        return <uint8_t>(0x7F ^ mask)
+    return <uint8_t>(((seg << 4) | ((pcm_val >> (seg + 1)) & 0xF)) ^ mask)
+
+
+cdef uint8_t _st_linear2alaw(int pcm_val) noexcept nogil:
+    # 13-bit two's complement input.
+    cdef int mask, seg, aval
+    if pcm_val >= 0:
+        mask = 0xD5
+    else:
+        mask = 0x55
+        pcm_val = -pcm_val - 1
+    seg = _search(pcm_val, _seg_aend)
+    if seg >= 8:
+        return <uint8_t>(0x7F ^ mask)
+    aval = seg << 4
+    if seg < 2:
+        aval |= (pcm_val >> 1) & 0xF
+    else:
+        aval |= (pcm_val >> seg) & 0xF
+    return <uint8_t>(aval ^ mask)
+
+
+cdef int16_t _st_ulaw2linear16(int u) noexcept nogil:
+    cdef int t
+    u = ~u
+    t = ((u & 0x0F) << 3) + 0x84
+    t <<= (u & 0x70) >> 4
+    return <int16_t>((0x84 - t) if (u & 0x80) else (t - 0x84))
+
+
+cdef int16_t _st_alaw2linear16(int a) noexcept nogil:
+    cdef int t, seg
+    a ^= 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    if seg == 0:
+        t += 8
+    elif seg == 1:
+        t += 0x108
+    else:
+        t += 0x108
+        t <<= seg - 1
+    return <int16_t>(t if (a & 0x80) else -t)
+
+
+cdef void _build_tables() noexcept nogil:
+    cdef int i
+    for i in range(16384):
+        _ulaw_enc[i] = _st_14linear2ulaw(i - 8192)
+    for i in range(8192):
+        _alaw_enc[i] = _st_linear2alaw(i - 4096)
+    for i in range(256):
+        _ulaw_dec[i] = _st_ulaw2linear16(i)
+        _alaw_dec[i] = _st_alaw2linear16(i)
+    for i in range(256):
+        _u2a[i] = _alaw_enc[(_ulaw_dec[i] >> 3) + 4096]
+        _a2u[i] = _ulaw_enc[(_alaw_dec[i] >> 2) + 8192]
+
+_build_tables()
+
+
+# ---------------------------------------------------------------- cdef API
+cdef void ulaw_encode(const int16_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _ulaw_enc[(src[i] >> 2) + 8192]
+
+cdef void alaw_encode(const int16_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _alaw_enc[(src[i] >> 3) + 4096]
+
+cdef void ulaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _ulaw_dec[src[i]]
+
+cdef void alaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _alaw_dec[src[i]]
+
+cdef void ulaw_to_alaw(const uint8_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _u2a[src[i]]
+
+cdef void alaw_to_ulaw(const uint8_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = _a2u[src[i]]
+
+cdef int16_t ulaw_decode_one(uint8_t code) noexcept nogil:
+    return _ulaw_dec[code]
+
+cdef int16_t alaw_decode_one(uint8_t code) noexcept nogil:
+    return _alaw_dec[code]
+
+
+# ---------------------------------------------------------------- Python API
+ctypedef void (*enc_fn)(const int16_t*, uint8_t*, Py_ssize_t) noexcept nogil
+ctypedef void (*dec_fn)(const uint8_t*, int16_t*, Py_ssize_t) noexcept nogil
+ctypedef void (*map_fn)(const uint8_t*, uint8_t*, Py_ssize_t) noexcept nogil
+
+
+cdef object _encode(object pcm, object out, enc_fn fn, const char* what):
+    cdef Buf src, dst
+    cdef Py_ssize_t n
+    cdef object result
+    get_input(pcm, &src, KIND_BYTES | KIND_S16, what)
+    try:
+        if src.len & 1:
+            raise ValueError(f"{(<bytes>what).decode()}: s16le PCM must have an even byte count, got {src.len} bytes")
+        n = src.len >> 1
+        if out is None:
+            result = PyBytes_FromStringAndSize(NULL, n)
+            dst.buf = PyBytes_AS_STRING(result)
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+            else:
+                fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+            return result
+        get_output(out, &dst, n, what)
+        try:
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+            else:
+                fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+        finally:
+            release(&dst)
+        return out
+    finally:
+        release(&src)
+
+
+cdef object _decode(object data, object out, dec_fn fn, const char* what):
+    cdef Buf src, dst
+    cdef Py_ssize_t n
+    cdef object result
+    get_input(data, &src, KIND_BYTES, what)
+    try:
+        n = src.len
+        if out is None:
+            result = PyBytes_FromStringAndSize(NULL, 2 * n)
+            dst.buf = PyBytes_AS_STRING(result)
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
+            else:
+                fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
+            return result
+        get_output(out, &dst, 2 * n, what)
+        try:
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
+            else:
+                fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
+        finally:
+            release(&dst)
+        return out
+    finally:
+        release(&src)
+
+
+cdef object _map(object data, object out, map_fn fn, const char* what):
+    cdef Buf src, dst
+    cdef Py_ssize_t n
+    cdef object result
+    get_input(data, &src, KIND_BYTES, what)
+    try:
+        n = src.len
+        if out is None:
+            result = PyBytes_FromStringAndSize(NULL, n)
+            dst.buf = PyBytes_AS_STRING(result)
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
+            else:
+                fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
+            return result
+        get_output(out, &dst, n, what)
+        try:
+            if n >= _GIL_THRESHOLD:
+                with nogil:
+                    fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
+            else:
+                fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
+        finally:
+            release(&dst)
+        return out
+    finally:
+        release(&src)
+
+
+def ulaw_encode_bytes(pcm, out=None):
+    """Encode s16le mono PCM to mu-law: one byte per sample.
+
+    ``pcm``: bytes-like s16le or an int16 array (even byte count, else
+    ValueError). ``out``: optional writable buffer of at least ``len(pcm)//2``
+    bytes; when given it is filled and returned, nothing is allocated.
+    """
+    return _encode(pcm, out, ulaw_encode, b"ulaw_encode")
+
+
+def alaw_encode_bytes(pcm, out=None):
+    """Encode s16le mono PCM to A-law: one byte per sample. See ``ulaw_encode_bytes``."""
+    return _encode(pcm, out, alaw_encode, b"alaw_encode")
+
+
+def ulaw_decode_bytes(data, out=None):
+    """Decode mu-law bytes to s16le mono PCM (two bytes per code).
+
+    ``out``: optional writable buffer of at least ``2*len(data)`` bytes (for
+    example an int16 numpy array); filled and returned.
+    """
+    return _decode(data, out, ulaw_decode, b"ulaw_decode")
+
+
+def alaw_decode_bytes(data, out=None):
+    """Decode A-law bytes to s16le mono PCM. See ``ulaw_decode_bytes``."""
+    return _decode(data, out, alaw_decode, b"alaw_decode")
+
+
+def ulaw_to_alaw_bytes(data, out=None):
+    """Transcode mu-law to A-law code by code: ``alaw_encode(ulaw_decode(x))``."""
+    return _map(data, out, ulaw_to_alaw, b"ulaw_to_alaw")
+
+
+def alaw_to_ulaw_bytes(data, out=None):
+    """Transcode A-law to mu-law code by code: ``ulaw_encode(alaw_decode(x))``."""
+    return _map(data, out, alaw_to_ulaw, b"alaw_to_ulaw")

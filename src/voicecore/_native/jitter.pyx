@@ -1,0 +1,1 @@
+"""Placeholder: voicecore._native.jitter is being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: voicecore._native.pcm is being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: voicecore._native.resample is being built."""

@@ -1,0 +1,1 @@
+"""Placeholder: voicecore._native.ring is being built."""

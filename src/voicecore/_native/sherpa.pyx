@@ -1,0 +1,1 @@
+"""Placeholder: voicecore._native.sherpa is being built."""
