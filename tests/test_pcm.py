@@ -56,7 +56,7 @@ def test_out_buffers(p):
     with pytest.raises(ValueError, match="out= holds"):
         p.s16le_to_float32(bytes(320), out=np.empty(10, np.float32))
     with pytest.raises(TypeError, match="float32"):
-        p.s16le_to_float32(bytes(320), out=np.empty(160, np.int16))
+        p.s16le_to_float32(bytes(320), out=np.empty(320, np.int16))
 
 
 @impls
