@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from voicecore._tasks import log_task_exception
 from voicecore.base import AudioChunk, BargeInCallback, VoiceCapability, VoiceSession
+from voicecore.events import DTMFEvent
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from voicecore.events import DTMFEvent
 
 __all__ = [
     "AECTapCallback",
@@ -46,7 +45,7 @@ TransportDisconnectCallback = Callable[["VoiceSession"], Any]
 SpeakerChangeCallback = Callable[["VoiceSession", Any], Any]
 """Speaker change (diarization): ``(session, result)``."""
 
-DTMFReceivedCallback = Callable[["VoiceSession", "DTMFEvent"], Any]
+DTMFReceivedCallback = Callable[["VoiceSession", DTMFEvent], Any]
 """DTMF received from the transport (RFC 4733): ``(session, event)``."""
 
 logger = logging.getLogger("voicecore.voice.backend")
