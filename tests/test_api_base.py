@@ -263,3 +263,30 @@ def test_callback_alias_shapes():
     assert shape(voicecore.AudioReceivedCallback) == ["VoiceSession", "Any"]
     assert shape(voicecore.DTMFReceivedCallback) == ["VoiceSession", "DTMFEvent"]
     assert shape(voicecore.TransportDisconnectCallback) == ["VoiceSession"]
+
+
+def test_capability_accepts_foreign_voice_capability_by_value():
+    import enum
+
+    class VoiceCapability(enum.Flag):  # stands in for roomkit's class of the same name
+        NONE = 0
+        INTERRUPTION = enum.auto()
+        BARGE_IN = enum.auto()
+
+    class Other(enum.Flag):
+        BARGE_IN = 2
+
+    ours = voicecore.VoiceCapability.BARGE_IN | voicecore.VoiceCapability.NATIVE_AEC
+    assert VoiceCapability.BARGE_IN in ours and VoiceCapability.INTERRUPTION not in ours
+    assert ours & VoiceCapability.BARGE_IN is voicecore.VoiceCapability.BARGE_IN
+    assert voicecore.VoiceCapability.BARGE_IN == VoiceCapability.BARGE_IN
+    with pytest.raises(TypeError):
+        Other.BARGE_IN in ours  # noqa: B015 - only a class named VoiceCapability is accepted
+    assert voicecore.VoiceCapability.BARGE_IN != Other.BARGE_IN
+
+
+def test_ended_as_plain_string_is_terminal_too():
+    s = _session()
+    s.state = "ended"
+    with pytest.raises(VoiceSessionEndedError):
+        s.state = VoiceSessionState.ACTIVE
