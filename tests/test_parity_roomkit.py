@@ -14,6 +14,11 @@ Two halves:
   returning a normalized transcript; the transcripts must be equal, and each
   implementation must also satisfy the expected facts asserted inline.
 
+Also: voicecore objects driven by roomkit's own code (EnergyVADProvider, and a
+whole RoomKit + VoiceChannel + Agent round trip over voicecore's mock backend,
+STT, TTS and frames), and the two deliberate differences (ENDED compared by
+value; VoiceCapability accepting roomkit's members by value).
+
 Skipped when roomkit is not importable (it needs Python 3.12+).
 """
 

@@ -98,7 +98,7 @@ class VoiceCapability(Flag):
     NATIVE_BRIDGE = auto()
     """Backend can bridge audio at the transport level (RTP relay)."""
 
-    def _coerce(self, other: object) -> object:
+    def _coerce(self, other: object) -> Any:
         value = _foreign_capability(other)
         return other if value is None or isinstance(other, VoiceCapability) else type(self)(value)
 
