@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import audioop_module, need, optional
+from benchsupport import audioop_module, need, optional
 
 from voicecore._native import g711, pcm
 

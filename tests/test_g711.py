@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import _native_or_reference
+from vc_support import _native_or_reference
 
 if sys.version_info >= (3, 13):
     audioop = pytest.importorskip("audioop", reason="audioop-lts provides audioop on 3.13+")
