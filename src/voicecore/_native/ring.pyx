@@ -43,6 +43,7 @@ from cpython.buffer cimport (
     PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
 )
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.bytearray cimport PyByteArray_CheckExact, PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from voicecore._native._buffers cimport Buf, get_input, release, KIND_BYTES, KIND_S16
@@ -572,6 +573,17 @@ cdef int _get_s16_out(object obj, Py_buffer* view, const char* what) except -1:
     return 0
 
 
+cdef inline int16_t* _bytearray_out(object out, Py_ssize_t* nbytes) noexcept:
+    """Fast path for an exact bytearray ``out`` (no buffer export): only for
+    copies done while holding the GIL, which keeps it from being resized.
+    NULL for anything else (then use ``_get_s16_out``)."""
+    if PyByteArray_CheckExact(out):
+        nbytes[0] = PyByteArray_GET_SIZE(out)
+        if not (nbytes[0] & 1) and (nbytes[0] >> 1) < <Py_ssize_t>_GIL_THRESHOLD:
+            return <int16_t*>PyByteArray_AS_STRING(out)
+    return NULL
+
+
 @cython.final
 cdef class SampleRing:
     """Lock-free SPSC ring of int16 samples (s16 mono) with absolute positions.
@@ -624,6 +636,7 @@ cdef class SampleRing:
     def __len__(self) -> int:
         return sring_readable(self._r)
 
+    @cython.always_allow_keywords(False)
     def write(self, pcm) -> int:
         """Copy s16 samples (bytes-like or int16 array) into the ring.
 
@@ -655,6 +668,12 @@ cdef class SampleRing:
         cdef Py_buffer v
         cdef uint64_t k, n
         cdef bint zero_fill = fill
+        cdef Py_ssize_t nb
+        cdef int16_t* fast = _bytearray_out(out, &nb)
+        if fast != NULL:
+            if zero_fill:
+                return sring_read_full(self._r, fast, <uint64_t>(nb >> 1))
+            return sring_read(self._r, fast, <uint64_t>(nb >> 1))
         _get_s16_out(out, &v, b"SampleRing.read_into")
         n = <uint64_t>(v.len >> 1)
         if n >= _GIL_THRESHOLD:
@@ -807,7 +826,7 @@ cdef class AECReferenceRing:
         """Timeline position (absolute sample index, mod 2**64) of monotonic time ``time_ns``."""
         return aec_position_at(self._a, <int64_t>time_ns)
 
-    def write(self, pcm, send_time_ns: int, rtp_timestamp: int = 0) -> int:
+    def write(self, pcm, int64_t send_time_ns, int64_t rtp_timestamp=0) -> int:
         """Record samples as sent: s16 bytes-like or int16 array, the send
         time of the first sample (monotonic ns) and its RTP timestamp
         (0..2**32-1). Returns the absolute position they were placed at.
@@ -816,14 +835,13 @@ cdef class AECReferenceRing:
         cdef uint64_t pos
         if not 0 <= rtp_timestamp <= 0xFFFFFFFF:
             raise ValueError(f"AECReferenceRing.write: rtp_timestamp must be 0..2**32-1, got {rtp_timestamp}")
-        cdef int64_t t = send_time_ns
-        cdef uint32_t rtp = <uint32_t>rtp_timestamp
         _get_s16_in(pcm, &b, b"AECReferenceRing.write")
-        pos = aec_write(self._a, <const int16_t*>b.buf, <uint64_t>(b.len >> 1), t, rtp)
+        pos = aec_write(self._a, <const int16_t*>b.buf, <uint64_t>(b.len >> 1), send_time_ns,
+                        <uint32_t>rtp_timestamp)
         release(&b)
         return pos
 
-    def read_aligned(self, capture_time_ns: int, out) -> int:
+    def read_aligned(self, int64_t capture_time_ns, out) -> int:
         """Fill all of ``out`` (writable int16 array or bytearray) with the
         reference for capture time ``capture_time_ns`` (monotonic ns of the
         first captured sample) minus the echo delay. Contiguous with the
@@ -832,13 +850,16 @@ cdef class AECReferenceRing:
         (``late_samples``). Returns the absolute position read. Consumer side."""
         cdef Py_buffer v
         cdef uint64_t pos
-        cdef int64_t t = capture_time_ns
+        cdef Py_ssize_t nb
+        cdef int16_t* fast = _bytearray_out(out, &nb)
+        if fast != NULL and <uint64_t>(nb >> 1) <= self._a.capacity:
+            return aec_read_aligned(self._a, fast, <uint64_t>(nb >> 1), capture_time_ns)
         _get_s16_out(out, &v, b"AECReferenceRing.read_aligned")
         if <uint64_t>(v.len >> 1) > self._a.capacity:
             n = v.len >> 1
             PyBuffer_Release(&v)
             raise ValueError(f"AECReferenceRing.read_aligned: out= holds {n} samples, more than the capacity {self._a.capacity}")
-        pos = aec_read_aligned(self._a, <int16_t*>v.buf, <uint64_t>(v.len >> 1), t)
+        pos = aec_read_aligned(self._a, <int16_t*>v.buf, <uint64_t>(v.len >> 1), capture_time_ns)
         PyBuffer_Release(&v)
         return pos
 
@@ -958,23 +979,20 @@ cdef class FrameQueue:
         remove the fd from the event loop first."""
         vc_wakeup_close(self._q.fds)
 
-    def push(self, frame, session_index: int = 0, timestamp: int = 0, flags: int = 0) -> bool:
+    def push(self, frame, uint32_t session_index=0, uint64_t timestamp=0, uint32_t flags=0) -> bool:
         """Copy one frame (exactly ``frame_samples`` s16 samples) in with its
         metadata: ``session_index`` 0..2**32-1, ``timestamp`` 0..2**64-1 (any
         unit: RTP timestamp, monotonic ns...), ``flags`` 0..2**32-1. Returns
         True if the oldest frame was dropped to make room. Producer side."""
         cdef Buf b
         cdef int dropped
-        cdef uint32_t s = session_index
-        cdef uint64_t ts = timestamp
-        cdef uint32_t fl = flags
         _get_s16_in(frame, &b, b"FrameQueue.push")
         if b.len != <Py_ssize_t>(self._q.frame_samples * 2):
             n = b.len
             release(&b)
             raise ValueError(f"FrameQueue.push: frame must be exactly {self._q.frame_samples} "
                              f"samples ({self._q.frame_samples * 2} bytes), got {n} bytes")
-        dropped = fq_push(self._q, <const int16_t*>b.buf, s, ts, fl)
+        dropped = fq_push(self._q, <const int16_t*>b.buf, session_index, timestamp, flags)
         release(&b)
         return dropped != 0
 
@@ -986,6 +1004,12 @@ cdef class FrameQueue:
         cdef Py_buffer v
         cdef vc_frame_meta m
         cdef int got
+        cdef Py_ssize_t nb
+        cdef int16_t* fast = _bytearray_out(out, &nb)
+        if fast != NULL and nb == <Py_ssize_t>(self._q.frame_samples * 2):
+            if fq_pop(self._q, fast, &m):
+                return (m.session, m.timestamp, m.flags)
+            return None
         _get_s16_out(out, &v, b"FrameQueue.pop_into")
         if v.len != <Py_ssize_t>(self._q.frame_samples * 2):
             n = v.len
