@@ -65,7 +65,7 @@ def test_native_threads_progress_while_python_holds_the_gil():
     """With a 100 s switch interval the busy main thread would not hand over
     the GIL during this test: if the producer or the consumer needed it, they
     would stall. Both keep moving data while Python spins."""
-    run = _StressRun("samples", seconds=2.0, capacity=4096, chunk=160)
+    run = _StressRun("samples", seconds=1.0, capacity=4096, chunk=160)
     old = sys.getswitchinterval()
     sys.setswitchinterval(100.0)
     try:

@@ -289,7 +289,8 @@ class PlaybackReference:
             self._reader = None
 
     def close(self) -> None:
-        """Detach and close the wake-up fd."""
+        """Detach and close the wake-up fd. Call it once the sending side has
+        stopped (see ``FrameQueue.close``)."""
         self.detach()
         self.played.close()
 

@@ -99,6 +99,7 @@ class FrameQueue:
     def wakeups(self) -> int: ...
     def stats(self) -> dict[str, int]: ...
 
+@final
 class _StressRun:
     def __init__(
         self,

@@ -975,8 +975,10 @@ cdef class FrameQueue:
         return r
 
     def close(self) -> None:
-        """Close the wake-up fd (the queue itself stays usable). Idempotent;
-        remove the fd from the event loop first."""
+        """Close the wake-up fd (the queue itself stays usable). Idempotent.
+        Remove the fd from the event loop first, and call it only once no
+        producer can push any more: a push racing with close could signal a
+        recycled fd number."""
         vc_wakeup_close(self._q.fds)
 
     def push(self, frame, uint32_t session_index=0, uint64_t timestamp=0, uint32_t flags=0) -> bool:
@@ -1187,9 +1189,10 @@ cdef void* _stress_consumer(void* arg) noexcept nogil:
             finished = vc_load_acquire(&x.p_done) != 0
             if finished and frame >= vc_load_relaxed(&x.p_items):
                 break
-            # never more than one frame ahead of the producer
+            # at most one frame ahead of the producer: frame `frame` may be
+            # the one being written right now (then it underruns)
             while (not finished and not vc_load_relaxed(&x.stop)
-                   and frame > vc_load_relaxed(&x.p_items) + 1):
+                   and frame > vc_load_relaxed(&x.p_items)):
                 sched_yield()
                 finished = vc_load_acquire(&x.p_done) != 0
             before = vc_load_relaxed(&x.ar.silence_samples) + vc_load_relaxed(&x.ar.late_samples)
@@ -1233,6 +1236,7 @@ cdef void* _stress_consumer(void* arg) noexcept nogil:
     return NULL
 
 
+@cython.final
 cdef class _StressRun:
     """Test harness (not API): run a producer and a consumer of one ring on two
     native pthreads that never take the GIL, checking every sample.
