@@ -281,3 +281,38 @@ def test_matches_lock_based_reference(seed, cap, start):
 
 def test_matches_reference_long_random_sequence():
     _aec_ops(2024, 1500, 1024, 2**63 - 5000)
+
+
+@impls
+def test_block_longer_than_the_ring_keeps_its_newest_samples(R):
+    a = R.AECReferenceRing(1024, RATE, epoch_ns=0)
+    x = (np.arange(3000) % 5000 + 1).astype(np.int16)
+    assert a.write(x, 0, 7) == 0
+    out = np.zeros(1024, np.int16)
+    a.read_at(3000 - 1024, out)
+    np.testing.assert_array_equal(out, x[-1024:])
+    assert a.rtp_timestamp_at(2999) == 7 + 2999
+    assert a.rtp_timestamp_at(3000 - 1025) is None  # no longer held
+    out = np.zeros(F, np.int16)
+    a.read_at(0, out)
+    assert not out.any() and a.stats()["late_samples"] == F
+
+
+@impls
+def test_many_runs_in_the_window(R):
+    """More runs (RTP discontinuities) inside the window than the native run
+    list holds (64): every sample still reads back exactly, and played audio
+    is not reported as silence."""
+    a = R.AECReferenceRing(16384, RATE, epoch_ns=0)
+    chunks = []
+    for k in range(200):
+        x = (np.arange(32) + k * 32 + 1).astype(np.int16)
+        a.write(x, k * 4 * MS, (k * 1000) % 2**32)  # 32 samples = 4 ms, RTP jumps every time
+        chunks.append(x)
+    out = np.zeros(200 * 32, np.int16)
+    a.read_at(0, out)
+    np.testing.assert_array_equal(out, np.concatenate(chunks))
+    s = a.stats()
+    assert s["rtp_discontinuities"] == 199
+    assert s["silence_samples"] == 0
+    assert a.rtp_timestamp_at(199 * 32 + 5) == (199 * 1000 + 5) % 2**32
