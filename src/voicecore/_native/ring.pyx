@@ -149,7 +149,10 @@ cdef uint64_t sring_writable(vc_sring* r) noexcept nogil:
 cdef uint64_t sring_write(vc_sring* r, const int16_t* src, uint64_t n) noexcept nogil:
     cdef uint64_t w = vc_load_relaxed(&r.write_pos)      # we are its only writer
     cdef uint64_t free_ = r.capacity - (w - vc_load_acquire(&r.read_pos))
-    cdef uint64_t k = _min_u64(n, free_)
+    cdef uint64_t k
+    if free_ > r.capacity:
+        free_ = 0        # impossible with one producer; stay in bounds if misused
+    k = _min_u64(n, free_)
     if k:
         _copy_in(r.data, r.mask, w, src, k)
         vc_store_release(&r.write_pos, w + k)            # publish the samples
@@ -179,7 +182,10 @@ cdef uint64_t sring_readable(vc_sring* r) noexcept nogil:
 cdef uint64_t sring_read(vc_sring* r, int16_t* dst, uint64_t n) noexcept nogil:
     cdef uint64_t rd = _sring_consumer_pos(r)
     cdef uint64_t avail = vc_load_acquire(&r.write_pos) - rd   # acquire: samples visible
-    cdef uint64_t k = _min_u64(n, avail)
+    cdef uint64_t k
+    if avail > r.capacity:
+        avail = 0        # impossible with one consumer; stay in bounds if misused
+    k = _min_u64(n, avail)
     if k:
         _copy_out(r.data, r.mask, rd, dst, k)
         vc_store_release(&r.read_pos, rd + k)            # our loads finish before the slots are reused
