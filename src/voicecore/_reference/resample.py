@@ -95,9 +95,11 @@ class Resampler:
 
     def process(self, data: object, out: object = None) -> object:
         x, is_float = _samples(data, "Resampler.process")
-        self._last_float = is_float
         n_total = self._n_in + len(x)
-        y = self._run(x, self._end(n_total))
+        k_end = self._end(n_total)
+        self._check_out(out, k_end - self._k, is_float, "Resampler.process")
+        self._last_float = is_float
+        y = self._run(x, k_end)
         self._n_in = n_total
         return self._emit(y, is_float, out, "Resampler.process")
 
@@ -105,10 +107,26 @@ class Resampler:
         as_float = self._last_float if float32 is None else bool(float32)
         d = self._d
         k_end = self._k + self.latency
+        self._check_out(out, self.latency, as_float, "Resampler.flush")
         need = (k_end - 1) * d.M // d.L + 1 - self._n_in      # zeros to complete them
         y = self._run(np.zeros(max(0, need), dtype=np.float32), k_end)
         self.reset()
         return self._emit(y, as_float, out, "Resampler.flush")
+
+    @staticmethod
+    def _check_out(out: object, n: int, as_float: bool, what: str) -> None:
+        if out is None:
+            return
+        mv = memoryview(out)
+        if mv.readonly:
+            raise TypeError(f"{what}: out= must be writable")
+        if as_float and mv.format != "f":
+            raise TypeError(f"{what}: out= must be a float32 array, got format {mv.format!r}")
+        if not as_float and not (mv.itemsize == 1 or mv.format == "h"):
+            raise TypeError(f"{what}: out= must be a writable bytes-like or int16 buffer, got format {mv.format!r}")
+        need = n * (4 if as_float else 2)
+        if mv.nbytes < need:
+            raise ValueError(f"{what}: out= holds {mv.nbytes} bytes, {need} needed")
 
     @staticmethod
     def _emit(y: np.ndarray, as_float: bool, out: object, what: str) -> object:
