@@ -64,9 +64,11 @@ def test_thd_n_s16_path_at_least_85_db(fi, fo, f):
 
 @pytest.mark.parametrize("fi, fo", PAIRS)
 def test_impulse_latency_at_most_2_5_ms(fi, fo):
-    centroid, peak = latency_ms(VC, fi, fo)
+    centroid, peak, held = latency_ms(VC, fi, fo)
     lat = native.Resampler(fi, fo).latency / fo * 1e3
-    assert centroid <= 2.5 and peak <= 2.5
+    # nothing held back beyond the rounding of one output sample
+    assert held <= 1e3 / fo
+    assert centroid + max(held, 0) <= 2.5 and peak <= 2.5
     # linear phase: the energy centroid is the advertised group delay
     assert abs(centroid - lat) < 0.5e3 / fo
     assert abs(peak - lat) < 1e3 / fo

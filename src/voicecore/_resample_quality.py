@@ -21,9 +21,13 @@ i.e. 0.85 x the lower Nyquist frequency):
 * ``passband``: worst |gain| in dB over tones from 100 Hz to pb;
 * ``thdn``: (all output power except the tone's bin) / tone power, as a
   positive dB figure;
-* ``latency``: an impulse at input time ``t0`` (on the common time grid);
-  the output's energy centroid ``sum(k y_k^2) / sum(y_k^2) / out`` minus
-  ``t0``, in ms (also the time of the largest output sample: ``peak``).
+* ``latency`` = group delay + buffering, in ms. Group delay: an impulse at
+  input time ``t0`` (on the common time grid); the output's energy centroid
+  ``sum(k y_k^2) / sum(y_k^2) / out`` minus ``t0`` (``peak`` uses the
+  largest output sample instead). Buffering: the most output a resampler
+  holds back while streaming 20 ms chunks, ``max(N * out / in - outputs so
+  far)`` after each chunk, in time (soxr and libsamplerate compensate their
+  delay on the output timeline, so theirs shows up here).
 """
 
 from __future__ import annotations
@@ -44,13 +48,26 @@ class Stream(Protocol):
 Factory = Callable[[int, int], Stream]
 
 
-def run(make: Factory, in_rate: int, out_rate: int, x: np.ndarray, chunk_ms: int = 20) -> np.ndarray:
-    """Stream ``x`` (float32) through a fresh resampler in ``chunk_ms`` chunks, then end it."""
+def run(make: Factory, in_rate: int, out_rate: int, x: np.ndarray, chunk_ms: int = 20,
+        held: list[float] | None = None) -> np.ndarray:
+    """Stream ``x`` (float32) through a fresh resampler in ``chunk_ms`` chunks, then end it.
+
+    ``held``, when given, receives the largest number of output samples held
+    back after any chunk (``N * out / in - outputs so far``)."""
     s = make(in_rate, out_rate)
     step = max(1, in_rate * chunk_ms // 1000)
-    parts = [s.feed(x[i:i + step]) for i in range(0, len(x), step)]
-    parts.append(s.end())
-    return np.concatenate([np.asarray(p, dtype=np.float32).reshape(-1) for p in parts])
+    parts = []
+    got = 0
+    worst = 0.0
+    for i in range(0, len(x), step):
+        p = np.asarray(s.feed(x[i:i + step]), dtype=np.float32).reshape(-1)
+        parts.append(p)
+        got += len(p)
+        worst = max(worst, min(len(x), i + step) * out_rate / in_rate - got)
+    parts.append(np.asarray(s.end(), dtype=np.float32).reshape(-1))
+    if held is not None:
+        held.append(worst)
+    return np.concatenate(parts)
 
 
 def tone(rate: int, f: float, secs: float, amp: float = 0.5) -> np.ndarray:
@@ -151,8 +168,9 @@ def thd_n(make: Factory, in_rate: int, out_rate: int, f: int, amp: float = 0.5) 
     return float(_db(sig / max(p.sum() - sig, 1e-30)))
 
 
-def latency_ms(make: Factory, in_rate: int, out_rate: int) -> tuple[float, float]:
-    """(energy-centroid latency, peak latency) in ms, measured with an impulse."""
+def latency_ms(make: Factory, in_rate: int, out_rate: int) -> tuple[float, float, float]:
+    """(group delay by energy centroid, by peak, buffering) in ms, measured with an
+    impulse streamed in 20 ms chunks; the latency is group delay + buffering."""
     import math
 
     g = math.gcd(in_rate, out_rate)
@@ -160,13 +178,14 @@ def latency_ms(make: Factory, in_rate: int, out_rate: int) -> tuple[float, float
     n0 = M * max(1, -(-in_rate // 10) // M)       # ~0.1 s, on the common grid
     x = np.zeros(n0 + in_rate // 5, dtype=np.float32)
     x[n0] = 0.5
-    y = run(make, in_rate, out_rate, x).astype(np.float64)
+    held: list[float] = []
+    y = run(make, in_rate, out_rate, x, held=held).astype(np.float64)
     e = y * y
     k = np.arange(len(y))
     t0 = n0 / in_rate
     centroid = (e * k).sum() / e.sum() / out_rate - t0
     peak = int(np.argmax(np.abs(y))) / out_rate - t0
-    return centroid * 1e3, peak * 1e3
+    return centroid * 1e3, peak * 1e3, held[0] / out_rate * 1e3
 
 
 def measure_all(make: Factory, in_rate: int, out_rate: int) -> dict[str, float]:
@@ -179,7 +198,9 @@ def measure_all(make: Factory, in_rate: int, out_rate: int) -> dict[str, float]:
     r["passband_db"] = passband_error(make, in_rate, out_rate)
     r["thdn_1k_db"] = thd_n(make, in_rate, out_rate, 1000)
     r["thdn_3k_db"] = thd_n(make, in_rate, out_rate, 3000)
-    r["latency_ms"], r["peak_ms"] = latency_ms(make, in_rate, out_rate)
+    gd, peak, buf = latency_ms(make, in_rate, out_rate)
+    r["group_delay_ms"], r["peak_ms"], r["buffering_ms"] = gd, peak, buf
+    r["latency_ms"] = gd + buf
     return r
 
 
