@@ -142,6 +142,10 @@ cdef class Resampler:
             raise MemoryError("Resampler: cannot allocate the history buffer")
         self.clear()
 
+    def __init__(self, in_rate, out_rate, str preset="default"):
+        # Everything happens in __cinit__; this gives the class its signature.
+        pass
+
     def __dealloc__(self):
         if self.work != NULL:
             free(self.work)
