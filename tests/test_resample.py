@@ -337,3 +337,32 @@ def test_native_matches_reference(fi, fo, preset):
 
 def test_simd_reported():
     assert native.SIMD in ("avx2+fma", "baseline")
+
+
+def test_baseline_simd_loop_matches_reference():
+    """The SSE2/NEON/C loop (used where AVX2+FMA is missing), forced by env var in a
+    subprocess, agrees with the numpy reference like the default loop does."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from voicecore._native import resample as n
+from voicecore._reference import resample as r
+assert n.SIMD == "baseline", n.SIMD
+rng = np.random.default_rng(0)
+for fi, fo in [(8000, 16000), (16000, 8000), (44100, 16000), (8000, 11025), (48000, 48000)]:
+    x = (0.3 * rng.standard_normal(3000)).astype(np.float32)
+    a, b = n.Resampler(fi, fo), r.Resampler(fi, fo)
+    ya = np.concatenate([a.process(x[:1000]), a.process(x[1000:]), a.flush()])
+    yb = np.concatenate([b.process(x), b.flush()])
+    assert np.abs(ya - yb).max() < 2e-6, (fi, fo)
+    pa = np.frombuffer(n.Resampler(fi, fo).process((x * 20000).astype('<i2').tobytes()), '<i2')
+    pb = np.frombuffer(r.Resampler(fi, fo).process((x * 20000).astype('<i2').tobytes()), '<i2')
+    assert np.abs(pa.astype(int) - pb).max() <= 1
+print("ok")
+"""
+    env = dict(os.environ, VOICECORE_RESAMPLE_BASELINE="1")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

@@ -19,7 +19,6 @@ CPU has it, otherwise SSE/NEON, with the GIL released.
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uintptr_t
 from libc.string cimport memcpy, memmove, memset
-from libc.stdlib cimport free
 from cpython.buffer cimport PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
@@ -30,9 +29,6 @@ from voicecore._native._buffers cimport (
 import numpy as np
 from voicecore._resample_design import design as _design_filter, PRESETS
 
-cdef extern from "stdlib.h" nogil:
-    int posix_memalign(void** memptr, size_t alignment, size_t size)
-
 cdef extern from "resample_kernel.h" nogil:
     ctypedef Py_ssize_t (*rs_run_f32_fn)(const rs_filter*, const float*, Py_ssize_t, Py_ssize_t*,
                                          int64_t*, float*, Py_ssize_t) noexcept nogil
@@ -42,25 +38,23 @@ cdef extern from "resample_kernel.h" nogil:
     rs_run_f32_fn rs_pick_f32(int avx2)
     rs_run_s16_fn rs_pick_s16(int avx2)
     void rs_s16_to_f32(const int16_t* src, float* dst, Py_ssize_t n)
+    void* rs_aligned_alloc(size_t nbytes)
+    void rs_aligned_free(void* p)
 
 __all__ = ["Resampler", "PRESETS", "SIMD"]
 
 # Input samples converted per inner pass (bounds the work buffer).
 cdef Py_ssize_t _BLOCK = 1024
 
-cdef int _avx2 = rs_use_avx2()
+import os as _os
+
+# VOICECORE_RESAMPLE_BASELINE=1 forces the SSE2/NEON/C loop (to test it on AVX2 machines).
+cdef int _avx2 = 0 if _os.environ.get("VOICECORE_RESAMPLE_BASELINE", "") not in ("", "0") else rs_use_avx2()
 cdef rs_run_f32_fn _run_f32 = rs_pick_f32(_avx2)
 cdef rs_run_s16_fn _run_s16 = rs_pick_s16(_avx2)
 
 #: Which inner loop this CPU uses: "avx2+fma" or "baseline" (SSE2 / NEON / C).
 SIMD = "avx2+fma" if _avx2 else "baseline"
-
-
-cdef void* _aligned_alloc(size_t nbytes) noexcept nogil:
-    cdef void* p = NULL
-    if posix_memalign(&p, 64, nbytes if nbytes else 64) != 0:
-        return NULL
-    return p
 
 
 cdef int _get_out(object obj, Buf* b, Py_ssize_t n, bint want_float, const char* what) except -1:
@@ -126,7 +120,7 @@ cdef class Resampler:
         cdef const float* cp = &cv[0, 0]
         cdef size_t nb = <size_t>(d.L * d.stride) * sizeof(float)
         if (<uintptr_t>cp) & 31:
-            self._coef_copy = <float*>_aligned_alloc(nb)
+            self._coef_copy = <float*>rs_aligned_alloc(nb)
             if self._coef_copy == NULL:
                 raise MemoryError("Resampler: cannot allocate the filter")
             memcpy(self._coef_copy, cp, nb)
@@ -137,7 +131,7 @@ cdef class Resampler:
         self.filt.step_int = d.M // d.L
         self.filt.step_frac = d.M % d.L
         self.cap = d.stride - 1 + _BLOCK
-        self.work = <float*>_aligned_alloc(<size_t>self.cap * sizeof(float))
+        self.work = <float*>rs_aligned_alloc(<size_t>self.cap * sizeof(float))
         if self.work == NULL:
             raise MemoryError("Resampler: cannot allocate the history buffer")
         self.clear()
@@ -148,10 +142,10 @@ cdef class Resampler:
 
     def __dealloc__(self):
         if self.work != NULL:
-            free(self.work)
+            rs_aligned_free(self.work)
             self.work = NULL
         if self._coef_copy != NULL:
-            free(self._coef_copy)
+            rs_aligned_free(self._coef_copy)
             self._coef_copy = NULL
 
     # ------------------------------------------------------------ cdef API

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <math.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -155,6 +156,20 @@ static rs_run_s16_fn rs_pick_s16(int avx2) {
 #endif
     (void)avx2;
     return rs_run_s16_generic;
+}
+
+/* 64-byte aligned allocation that works everywhere (no posix_memalign on
+ * Windows): the original pointer is stored just below the aligned block. */
+static void *rs_aligned_alloc(size_t nbytes) {
+    void *raw = malloc(nbytes + 64 + sizeof(void *));
+    if (raw == NULL) return NULL;
+    uintptr_t p = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    ((void **)p)[-1] = raw;
+    return (void *)p;
+}
+
+static void rs_aligned_free(void *p) {
+    if (p != NULL) free(((void **)p)[-1]);
 }
 
 /* s16 -> float, x / 32768 (exact) */
