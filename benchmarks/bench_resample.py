@@ -260,11 +260,9 @@ def test_pesq_speech_chain(benchmark, chain):
     benchmark.extra_info["pesq_wb"] = round(float(score), 3)
     print(f"\nPESQ WB 48k->8k->16k {chain}: {score:.3f}")
     if chain == "voicecore":
-        # The default preset's transition band (3.4-4.6 kHz when 8 kHz is
-        # involved, the latency budget's price) costs PESQ against the VHQ
-        # reference, whose passband reaches ~3.9 kHz; "voicecore-hq" shows the
-        # trade. soxr QQ (roomkit's streaming default) scores 1.7 here.
-        assert score >= 4.0
+        # Measured 4.41 (soxr HQ streaming 4.36, soxr QQ 1.71, ideal 4.64). What is
+        # left is the 3.4-4.6 kHz transition band that the 2.5 ms budget imposes.
+        assert score >= 4.3
 
 
 # ------------------------------------------------------------------ where the time goes
@@ -285,7 +283,7 @@ def test_where_time_goes(benchmark, what):
         assert len(out) == 320
     elif what == "construct-cached":
         out = benchmark(vc.Resampler, 16000, 8000)
-        assert out.latency == 18
+        assert out.latency == 19
     else:
         out = benchmark.pedantic(_design, args=(8000, 44100, "default"), rounds=20)
-        assert out.coefs.shape == (441, 40)
+        assert out.coefs.shape == (441, out.stride) and out.stride % 8 == 0

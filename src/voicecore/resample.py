@@ -4,9 +4,9 @@ roomkit-compatible ``ResamplerProvider``.
 ``Resampler(in_rate, out_rate, preset="default")`` converts one mono stream:
 s16le bytes in and out, or float32 arrays in and out, in chunks of any size.
 At the default preset, for every conversion involving 8 or 16 kHz: alias and
-image rejection >= 80 dB, passband flat within 0.02 dB up to 0.85 x the lower
-Nyquist frequency, group delay ``18 / min(in_rate, out_rate)`` seconds (2.25 ms
-when 8 kHz is involved, 1.125 ms for 16 kHz), exact sample accounting
+image rejection >= 80 dB, passband flat within 0.07 dB up to 0.85 x the lower
+Nyquist frequency, group delay ``19 / min(in_rate, out_rate)`` seconds (2.375 ms
+when 8 kHz is involved, 1.1875 ms for 16 kHz), exact sample accounting
 (``ceil(N * out / in)`` samples after ``N`` inputs). See
 ``voicecore._native.resample`` and ``voicecore._resample_design``.
 
@@ -138,7 +138,7 @@ class PolyphaseResamplerProvider(ResamplerProvider):
     Streaming and stateful: each (stream, source rate, target rate, channel)
     has its own filter history, so consecutive 20 ms frames join without
     clicks and two streams never mix. The delay is the resampler's group
-    delay (2.25 ms when 8 kHz is involved); ``flush()`` emits the last
+    delay (2.375 ms when 8 kHz is involved); ``flush()`` emits the last
     ``latency`` samples of a stream and forgets it.
 
     Channels: 2 -> 1 averages left and right, 1 -> 2 duplicates. Widths 1

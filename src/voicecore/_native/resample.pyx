@@ -103,7 +103,7 @@ cdef class Resampler:
     ``Resampler(in_rate, out_rate, preset="default")``: rates in Hz,
     1..192000 (any pair; the rational ratio is exact). Presets: ``"default"``
     (>= 80 dB alias/image rejection, passband to 0.85 x the lower Nyquist
-    within 0.02 dB, group delay ``18 / min(in, out)`` s, i.e. 2.25 ms at
+    within 0.07 dB, group delay ``19 / min(in, out)`` s, i.e. 2.375 ms at
     8 kHz), ``"fast"`` (about 58 dB, 1.5 ms at 8 kHz, fewer taps) and
     ``"hq"`` (about 125 dB, 3 ms at 8 kHz).
     """
