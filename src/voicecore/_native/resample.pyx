@@ -106,6 +106,9 @@ cdef class Resampler:
     within 0.07 dB, group delay ``19 / min(in, out)`` s, i.e. 2.375 ms at
     8 kHz), ``"fast"`` (about 58 dB, 1.5 ms at 8 kHz, fewer taps) and
     ``"hq"`` (about 125 dB, 3 ms at 8 kHz).
+
+    One object is one stream: its methods release the GIL, so two threads
+    must not call the same object at once (use one object per thread/stream).
     """
 
     def __cinit__(self, in_rate, out_rate, str preset="default"):
@@ -235,7 +238,7 @@ cdef class Resampler:
         ``out``: optional writable buffer (bytearray / int16 array for s16,
         float32 array for float) of at least ``output_length(n)`` samples;
         it is filled and the number of samples written is returned. Nothing
-        is allocated on that path.
+        is allocated on that path. ``out`` must not overlap ``data``.
         """
         cdef Buf src, dst
         cdef Py_ssize_t n, cnt, got
@@ -245,13 +248,13 @@ cdef class Resampler:
             if src.itemsize == 4:
                 n = src.len >> 2
                 cnt = self.out_count(n)
-                self._last_float = 1
                 if out is None:
                     result = np.empty(cnt, dtype=np.float32)
                     _get_out(result, &dst, cnt, True, b"Resampler.process")
                 else:
                     _get_out(out, &dst, cnt, True, b"Resampler.process")
                     result = None
+                self._last_float = 1
                 with nogil:
                     got = self.run_f32(<const float*>src.buf, n, <float*>dst.buf)
                 release(&dst)
@@ -261,14 +264,15 @@ cdef class Resampler:
                         f"Resampler.process: s16le PCM must have an even byte count, got {src.len} bytes")
                 n = src.len >> 1
                 cnt = self.out_count(n)
-                self._last_float = 0
                 if out is None:
+                    self._last_float = 0
                     result = PyBytes_FromStringAndSize(NULL, 2 * cnt)
                     dst.buf = PyBytes_AS_STRING(result)
                     with nogil:
                         got = self.run_s16(<const int16_t*>src.buf, n, <int16_t*>dst.buf)
                 else:
                     _get_out(out, &dst, cnt, False, b"Resampler.process")
+                    self._last_float = 0
                     result = None
                     with nogil:
                         got = self.run_s16(<const int16_t*>src.buf, n, <int16_t*>dst.buf)
