@@ -366,3 +366,30 @@ print("ok")
     env = dict(os.environ, VOICECORE_RESAMPLE_BASELINE="1")
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+
+
+def test_out_path_allocates_no_buffers():
+    """With out= nothing of chunk size is allocated (tracemalloc sees Python-heap
+    allocations, including bytes/ndarray results); without it, one result is."""
+    import tracemalloc
+
+    r = native.Resampler(8000, 16000)
+    pcm = b"\x01\x00" * 160
+    buf = bytearray(640)
+    r.process(pcm, out=buf)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(1000):
+            r.process(pcm, out=buf)
+        peak_out = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(10):
+            r.process(pcm)
+        peak_alloc = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak_alloc >= 640          # the 640-byte result (the check can see it)
+    assert peak_out < 200             # only the small int returned
