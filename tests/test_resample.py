@@ -253,11 +253,30 @@ def test_square_wave_saturates(fi, fo):
     assert np.all(y16[yf > 0.5] > 0) and np.all(y16[yf < -0.5] < 0)
 
 
-def test_float_nan_and_inf_do_not_crash_s16_flush():
-    r = native.Resampler(16000, 8000)
-    r.process(np.array([np.nan] * 10 + [1e30] * 10, np.float32))
-    tail = np.frombuffer(r.flush(float32=False), dtype="<i2")
-    assert len(tail) == r.latency
+@pytest.mark.parametrize("fi, fo", [(16000, 8000), (8000, 16000)])
+def test_nan_inf_and_huge_floats_to_s16(fi, fo):
+    """Float history with NaN / inf / huge values flushed as s16: NaN -> 0, the rest
+    saturates, both in the 4-output batches and in the single-output tail
+    (latency 19 or 38 = batches of 4 plus a remainder)."""
+    huge = np.zeros(200, np.float32)
+    huge[-30:-25] = 1e30
+    huge[-12] = -1e30
+    huge[-8:-3] = 3.0
+    nan = huge.copy()
+    nan[-20] = np.nan
+    for x in (huge, nan):
+        rf, rs = native.Resampler(fi, fo), native.Resampler(fi, fo)
+        rf.process(x)
+        rs.process(x)
+        yf = rf.flush(float32=True).astype(np.float64)
+        ys = np.frombuffer(rs.flush(float32=False), "<i2")
+        with np.errstate(invalid="ignore"):
+            expect = np.where(np.isnan(yf), 0, np.clip(np.rint(yf * 32768), -32768, 32767)).astype(np.int16)
+        if x is nan:
+            assert np.isnan(yf).any()
+        else:
+            assert (yf > 1).any() and (yf < -1).any()
+        np.testing.assert_array_equal(ys, expect)
 
 
 # ------------------------------------------------------------------ reset / isolation

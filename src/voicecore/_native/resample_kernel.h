@@ -107,24 +107,83 @@ RS_DEFINE_LOOP(rs_run_f32_generic, rs_dot_generic, float, dst[n] = acc)
 RS_DEFINE_LOOP(rs_run_s16_generic, rs_dot_generic, int16_t, dst[n] = rs_f2s16(acc))
 
 #if defined(RS_AVX2_DISPATCH)
+/* AVX2+FMA: outputs are computed four at a time (four independent FMA chains,
+ * one horizontal reduction for all four); the remaining outputs of a call go
+ * one by one through rs_dot_avx2, which uses the same single FMA chain and the
+ * same reduction tree, so every output is bit-identical however the stream is
+ * chunked. */
+__attribute__((target("avx2,fma")))
+static inline __m128 rs_reduce4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
 __attribute__((target("avx2,fma")))
 static inline float rs_dot_avx2(const float *c, const float *x, ptrdiff_t n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_load_ps(c + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_load_ps(c + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    }
-    if (i < n)
-        a0 = _mm256_fmadd_ps(_mm256_load_ps(c + i), _mm256_loadu_ps(x + i), a0);
-    a0 = _mm256_add_ps(a0, a1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
+    __m256 a = _mm256_setzero_ps(), z = _mm256_setzero_ps();
+    for (ptrdiff_t i = 0; i < n; i += 8)
+        a = _mm256_fmadd_ps(_mm256_load_ps(c + i), _mm256_loadu_ps(x + i), a);
+    return _mm_cvtss_f32(rs_reduce4_avx2(a, z, z, z));
 }
-__attribute__((target("avx2,fma"))) RS_DEFINE_LOOP(rs_run_f32_avx2, rs_dot_avx2, float, dst[n] = acc)
-__attribute__((target("avx2,fma"))) RS_DEFINE_LOOP(rs_run_s16_avx2, rs_dot_avx2, int16_t, dst[n] = rs_f2s16(acc))
+
+#define RS_STEP(P, PH) do { P += (ptrdiff_t)f->step_int; PH += f->step_frac; \
+                            if (PH >= f->L) { PH -= f->L; P++; } } while (0)
+
+#define RS_DEFINE_LOOP_AVX2(NAME, OUT_T, STORE4, STORE1)                          \
+__attribute__((target("avx2,fma")))                                              \
+static ptrdiff_t NAME(const rs_filter *f, const float *work, ptrdiff_t wlen,      \
+                      ptrdiff_t *pos_io, int64_t *phase_io, OUT_T *dst,           \
+                      ptrdiff_t max_out) {                                        \
+    ptrdiff_t pos = *pos_io, n = 0;                                               \
+    int64_t phase = *phase_io;                                                    \
+    const ptrdiff_t stride = f->stride;                                           \
+    const ptrdiff_t last = wlen - stride;                                         \
+    const float *coefs = f->coefs;                                                \
+    while (n + 4 <= max_out) {                                                    \
+        ptrdiff_t p1 = pos, p2, p3, p4; int64_t h1 = phase, h2, h3, h4;           \
+        RS_STEP(p1, h1); p2 = p1; h2 = h1; RS_STEP(p2, h2);                       \
+        p3 = p2; h3 = h2; RS_STEP(p3, h3);                                        \
+        if (p3 > last) break;                                                     \
+        p4 = p3; h4 = h3; RS_STEP(p4, h4);                                        \
+        const float *c0 = coefs + phase * stride, *c1 = coefs + h1 * stride;      \
+        const float *c2 = coefs + h2 * stride, *c3 = coefs + h3 * stride;         \
+        const float *x0 = work + pos, *x1 = work + p1, *x2 = work + p2, *x3 = work + p3; \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                \
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                \
+        for (ptrdiff_t i = 0; i < stride; i += 8) {                               \
+            a0 = _mm256_fmadd_ps(_mm256_load_ps(c0 + i), _mm256_loadu_ps(x0 + i), a0); \
+            a1 = _mm256_fmadd_ps(_mm256_load_ps(c1 + i), _mm256_loadu_ps(x1 + i), a1); \
+            a2 = _mm256_fmadd_ps(_mm256_load_ps(c2 + i), _mm256_loadu_ps(x2 + i), a2); \
+            a3 = _mm256_fmadd_ps(_mm256_load_ps(c3 + i), _mm256_loadu_ps(x3 + i), a3); \
+        }                                                                         \
+        __m128 r = rs_reduce4_avx2(a0, a1, a2, a3);                               \
+        STORE4;                                                                   \
+        n += 4; pos = p4; phase = h4;                                             \
+    }                                                                             \
+    while (n < max_out && pos <= last) {                                          \
+        float acc = rs_dot_avx2(coefs + phase * stride, work + pos, stride);      \
+        STORE1;                                                                   \
+        n++;                                                                      \
+        RS_STEP(pos, phase);                                                      \
+    }                                                                             \
+    *pos_io = pos;                                                                \
+    *phase_io = phase;                                                            \
+    return n;                                                                     \
+}
+
+RS_DEFINE_LOOP_AVX2(rs_run_f32_avx2, float, _mm_storeu_ps(dst + n, r), dst[n] = acc)
+/* Four floats -> s16 exactly as rs_f2s16 does one: NaN -> 0, clamp, round to
+ * nearest even (MXCSR default), then a saturating pack. */
+__attribute__((target("avx2,fma")))
+static inline void rs_store4_s16(int16_t *dst, __m128 r) {
+    __m128 v = _mm_mul_ps(r, _mm_set1_ps(32768.0f));
+    v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
+    v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(-32768.0f)), _mm_set1_ps(32767.0f));
+    __m128i i = _mm_cvtps_epi32(v);
+    _mm_storel_epi64((__m128i *)dst, _mm_packs_epi32(i, i));
+}
+
+RS_DEFINE_LOOP_AVX2(rs_run_s16_avx2, int16_t, rs_store4_s16(dst + n, r), dst[n] = rs_f2s16(acc))
 #endif
 
 typedef ptrdiff_t (*rs_run_f32_fn)(const rs_filter *, const float *, ptrdiff_t, ptrdiff_t *,
