@@ -257,40 +257,40 @@ cdef object _map(object data, object out, map_fn fn, const char* what):
         release(&src)
 
 
-def ulaw_encode_bytes(pcm, out=None):
+def lin2ulaw(pcm, out=None):
     """Encode s16le mono PCM to mu-law: one byte per sample.
 
     ``pcm``: bytes-like s16le or an int16 array (even byte count, else
     ValueError). ``out``: optional writable buffer of at least ``len(pcm)//2``
     bytes; when given it is filled and returned, nothing is allocated.
     """
-    return _encode(pcm, out, ulaw_encode, b"ulaw_encode")
+    return _encode(pcm, out, ulaw_encode, b"lin2ulaw")
 
 
-def alaw_encode_bytes(pcm, out=None):
-    """Encode s16le mono PCM to A-law: one byte per sample. See ``ulaw_encode_bytes``."""
-    return _encode(pcm, out, alaw_encode, b"alaw_encode")
+def lin2alaw(pcm, out=None):
+    """Encode s16le mono PCM to A-law: one byte per sample. See ``lin2ulaw``."""
+    return _encode(pcm, out, alaw_encode, b"lin2alaw")
 
 
-def ulaw_decode_bytes(data, out=None):
+def ulaw2lin(data, out=None):
     """Decode mu-law bytes to s16le mono PCM (two bytes per code).
 
     ``out``: optional writable buffer of at least ``2*len(data)`` bytes (for
     example an int16 numpy array); filled and returned.
     """
-    return _decode(data, out, ulaw_decode, b"ulaw_decode")
+    return _decode(data, out, ulaw_decode, b"ulaw2lin")
 
 
-def alaw_decode_bytes(data, out=None):
-    """Decode A-law bytes to s16le mono PCM. See ``ulaw_decode_bytes``."""
-    return _decode(data, out, alaw_decode, b"alaw_decode")
+def alaw2lin(data, out=None):
+    """Decode A-law bytes to s16le mono PCM. See ``ulaw2lin``."""
+    return _decode(data, out, alaw_decode, b"alaw2lin")
 
 
-def ulaw_to_alaw_bytes(data, out=None):
+def ulaw2alaw(data, out=None):
     """Transcode mu-law to A-law code by code: ``alaw_encode(ulaw_decode(x))``."""
-    return _map(data, out, ulaw_to_alaw, b"ulaw_to_alaw")
+    return _map(data, out, ulaw_to_alaw, b"ulaw2alaw")
 
 
-def alaw_to_ulaw_bytes(data, out=None):
+def alaw2ulaw(data, out=None):
     """Transcode A-law to mu-law code by code: ``ulaw_encode(alaw_decode(x))``."""
-    return _map(data, out, alaw_to_ulaw, b"alaw_to_ulaw")
+    return _map(data, out, alaw_to_ulaw, b"alaw2ulaw")
