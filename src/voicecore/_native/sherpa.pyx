@@ -26,7 +26,6 @@ cimport cython
 from libc.stdint cimport int16_t, int32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
-from libc.math cimport lrintf
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.ref cimport Py_INCREF, Py_DECREF
 
@@ -211,27 +210,9 @@ cdef extern from "sherpa_capi.h" nogil:
 
 
 # ------------------------------------------------------------------ PCM helpers
-# Inline here until voicecore._native.pcm's cdef API (same semantics) lands.
-cdef inline void _s16_to_f32(const int16_t* src, float* dst, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = src[i] * (<float>(1.0 / 32768.0))
-
-
-cdef inline void _f32_to_s16(const float* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
-    # round to nearest, saturate, NaN -> 0
-    cdef Py_ssize_t i
-    cdef float x
-    for i in range(n):
-        x = src[i] * 32768.0
-        if x >= 32767.0:
-            dst[i] = 32767
-        elif x <= -32768.0:
-            dst[i] = -32768
-        elif x == x:
-            dst[i] = <int16_t>lrintf(x)
-        else:
-            dst[i] = 0
+# voicecore._native.pcm's cdef API: x / 32768 in, round-to-nearest-even with
+# saturation (NaN -> 0) out.
+from voicecore._native.pcm cimport s16_to_f32 as _s16_to_f32, f32_to_s16 as _f32_to_s16
 
 
 def s16le_to_f32(data, out=None):
