@@ -204,6 +204,10 @@ def test_s16le_to_f32_matches_numpy():
     np.testing.assert_array_equal(out, got)
     with pytest.raises(ValueError, match="even byte count"):
         sherpa.s16le_to_f32(b"\x00\x01\x02")
+    with pytest.raises(TypeError, match="float32 buffer"):
+        sherpa.s16le_to_f32(x, out=np.empty(len(x), np.float64))
+    with pytest.raises(ValueError, match="out= holds"):
+        sherpa.s16le_to_f32(x, out=np.empty(10, np.float32))
 
 
 def test_f32_to_s16le_rounds_and_saturates():

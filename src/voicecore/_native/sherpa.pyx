@@ -30,11 +30,13 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.ref cimport Py_INCREF, Py_DECREF
 
 from voicecore._native._buffers cimport (
-    Buf, get_input, release, KIND_BYTES, KIND_S16, KIND_F32,
+    Buf, get_input, get_output, release, KIND_BYTES, KIND_S16, KIND_F32,
 )
 
 import importlib.util
 import os
+
+import numpy as np
 import sys
 import threading
 
@@ -216,24 +218,31 @@ from voicecore._native.pcm cimport s16_to_f32 as _s16_to_f32, f32_to_s16 as _f32
 
 
 def s16le_to_f32(data, out=None):
-    """s16le mono PCM (bytes-like or int16 array) -> float32 numpy array in
-    [-1, 1) (``x / 32768``). ``out``: optional float32 array to fill."""
-    import numpy as np
-    cdef Buf src
-    cdef float[::1] dst
+    """s16le mono PCM (bytes-like or int16 array) -> float32 in [-1, 1)
+    (``x / 32768``): a new numpy array, or ``out`` (any writable C-contiguous
+    buffer of at least ``2 * len(data)`` bytes, e.g. a float32 array) filled
+    and returned. The same conversion ``accept_pcm16`` runs."""
+    cdef Buf src, dst
     cdef Py_ssize_t n
     get_input(data, &src, KIND_BYTES | KIND_S16, b"s16le_to_f32")
     try:
         if src.len & 1:
             raise ValueError(f"s16le_to_f32: s16le PCM must have an even byte count, got {src.len} bytes")
         n = src.len >> 1
-        arr = np.empty(n, dtype=np.float32) if out is None else out
-        dst = arr
-        if dst.shape[0] < n:
-            raise ValueError(f"s16le_to_f32: out= holds {dst.shape[0]} samples, {n} needed")
-        with nogil:
-            _s16_to_f32(<const int16_t*>src.buf, &dst[0] if n else NULL, n)
-        return arr
+        if out is None:
+            out = np.empty(n, dtype=np.float32)
+        get_output(out, &dst, 4 * n, b"s16le_to_f32")
+        try:
+            if dst.itemsize != 4 and dst.itemsize != 1:
+                raise TypeError(f"s16le_to_f32: out= must be a float32 buffer (itemsize 4), got itemsize {dst.itemsize}")
+            if n >= 1024:
+                with nogil:
+                    _s16_to_f32(<const int16_t*>src.buf, <float*>dst.buf, n)
+            else:  # shorter than a GIL release/re-acquire
+                _s16_to_f32(<const int16_t*>src.buf, <float*>dst.buf, n)
+        finally:
+            release(&dst)
+        return out
     finally:
         release(&src)
 
