@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import _native_or_reference
+from vc_support import _native_or_reference
 
 if sys.version_info >= (3, 13):
     audioop = pytest.importorskip("audioop", reason="audioop-lts provides audioop on 3.13+")
@@ -150,3 +150,33 @@ def test_itu_g191_delta_is_documented():
 def test_module_docstring_mentions_g191_delta():
     g = importlib.import_module("voicecore._native.g711")
     assert "508" in (g.__doc__ or "")
+
+
+def test_branch_free_decoders_match_tables_on_every_code():
+    """The AVX2 kernels' scalar form, checked independently of which kernel this CPU uses."""
+    g = importlib.import_module("voicecore._native.g711")
+    assert g.DECODE_KERNEL in ("avx2", "table")
+    # Decoding through the dispatching function must be exact whatever the kernel.
+    codes = bytes(range(256)) * 37  # long enough to exercise vector bodies and tails
+    assert g.ulaw2lin(codes) == audioop.ulaw2lin(codes, 2)
+    assert g.alaw2lin(codes) == audioop.alaw2lin(codes, 2)
+    for n in range(0, 70):
+        assert g.ulaw2lin(codes[:n]) == audioop.ulaw2lin(codes[:n], 2)
+        assert g.alaw2lin(codes[3 : 3 + n]) == audioop.alaw2lin(codes[3 : 3 + n], 2)
+
+
+def test_table_kernel_is_exact_too():
+    """The portable kernel (used without AVX2 and on non-x86 CPUs), forced in a subprocess."""
+    import os
+    import subprocess
+
+    code = (
+        "import audioop, voicecore._native.g711 as g; c = bytes(range(256)) * 3; "
+        "print(g.DECODE_KERNEL, g.ulaw2lin(c) == audioop.ulaw2lin(c, 2), g.alaw2lin(c) == audioop.alaw2lin(c, 2))"
+    )
+    if sys.version_info >= (3, 13):
+        pytest.importorskip("audioop")
+    env = dict(os.environ, VOICECORE_G711_KERNEL="table", PYTHONWARNINGS="ignore")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["table", "True", "True"]

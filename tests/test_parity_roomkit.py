@@ -14,6 +14,11 @@ Two halves:
   returning a normalized transcript; the transcripts must be equal, and each
   implementation must also satisfy the expected facts asserted inline.
 
+Also: voicecore objects driven by roomkit's own code (EnergyVADProvider, and a
+whole RoomKit + VoiceChannel + Agent round trip over voicecore's mock backend,
+STT, TTS and frames), and the two deliberate differences (ENDED compared by
+value; VoiceCapability accepting roomkit's members by value).
+
 Skipped when roomkit is not importable (it needs Python 3.12+).
 """
 
@@ -528,7 +533,7 @@ TRANSITIONS = [
     ["ACTIVE", "ACTIVE", "PAUSED", "PAUSED", "CONNECTING"],
     ["ENDED", "renegotiate", "ACTIVE", "ENDED", "PAUSED"],
     ["ACTIVE", "renegotiate", "ENDED"],
-    ["ended", "active"],  # plain strings equal to the StrEnum values
+    ["active", "paused", "ended"],  # plain strings equal to the StrEnum values
 ]
 
 
@@ -1171,3 +1176,103 @@ def test_cross_implementation_duck_typing():
     assert _cross_backend_scenario(_roomkit_impl())[:2] == (
         [(b"\x05\x00", 8000, 2)], [b"abcd", b"ef"],
     )  # fmt: skip
+
+
+def test_deliberate_difference_ended_given_as_plain_string_is_terminal():
+    """roomkit guards ENDED by identity (``is``), so an ENDED set as the string
+    "ended" (or as another package's member) can be left; voicecore compares by
+    value so ENDED stays terminal however it was spelled. Documented difference."""
+    from roomkit.voice.base import VoiceSession as RK
+    from roomkit.voice.base import VoiceSessionState as RKState
+
+    from voicecore.base import VoiceSession as VC
+    from voicecore.base import VoiceSessionEndedError
+
+    rk = RK("i", "r", "p", "c")
+    rk.state = "ended"
+    rk.state = "active"  # roomkit lets it out (with a warning)
+    assert rk.state == "active"
+    for ended in ("ended", RKState.ENDED):
+        vc = VC("i", "r", "p", "c")
+        vc.state = ended
+        with pytest.raises(VoiceSessionEndedError):
+            vc.state = "active"
+
+
+def test_voice_capability_interoperates_with_roomkit_members():
+    from roomkit.voice.base import VoiceCapability as RK
+
+    from voicecore.base import VoiceCapability as VC
+
+    caps = VC.BARGE_IN | VC.NATIVE_AEC
+    # roomkit's own code asks with its own members:
+    assert RK.BARGE_IN in caps and RK.NATIVE_AEC in caps and RK.NATIVE_AGC not in caps
+    assert RK.NONE in caps  # as for a roomkit flag: NONE is in everything
+    assert caps & RK.BARGE_IN is VC.BARGE_IN and RK.BARGE_IN & caps is VC.BARGE_IN
+    assert (caps | RK.DTMF_SIGNALING).value == 38 and (RK.DTMF_SIGNALING | caps).value == 38
+    assert (caps ^ RK.BARGE_IN) is VC.NATIVE_AEC
+    assert caps == RK.BARGE_IN | RK.NATIVE_AEC and VC.NONE == RK.NONE and caps != RK.BARGE_IN
+    assert {caps: 1}[caps] == 1 and hash(VC.BARGE_IN) == hash(RK.BARGE_IN)
+    with pytest.raises(TypeError):
+        1 in caps  # noqa: B015 - other types are still refused
+    # And roomkit's members keep their own semantics with each other.
+    assert RK.BARGE_IN in (RK.BARGE_IN | RK.NATIVE_AEC)
+
+
+async def _voice_channel_round_trip(impl: Impl) -> Any:
+    """roomkit's RoomKit + VoiceChannel + Agent driving *impl*'s backend, STT, TTS and frames."""
+    import numpy as np
+    from roomkit import HookTrigger, RoomKit
+    from roomkit.channels.agent import Agent
+    from roomkit.channels.voice import VoiceChannel
+    from roomkit.providers.ai.mock import MockAIProvider
+    from roomkit.voice.pipeline import AudioPipelineConfig, EnergyVADProvider
+    from roomkit.voice.testing import VoiceTrace
+
+    backend = impl.backend_mock.MockVoiceBackend(capabilities=impl.base.VoiceCapability.INTERRUPTION)
+    stt = impl.stt_mock.MockSTTProvider(["hello there"])
+    tts = impl.tts_mock.MockTTSProvider()
+    kit = RoomKit()
+    vad = EnergyVADProvider(silence_threshold_ms=200, min_speech_duration_ms=60)
+    voice = VoiceChannel("voice", stt=stt, tts=tts, backend=backend,
+                         pipeline=AudioPipelineConfig(vad=vad))  # fmt: skip
+    kit.register_channel(voice)
+    kit.register_channel(Agent("agent", provider=MockAIProvider(["Hi caller"]), auto_greet=False))
+    trace = VoiceTrace(kit)
+    try:
+        room = await kit.create_room()
+        await kit.attach_channel(room.id, "voice")
+        await kit.attach_channel(room.id, "agent")
+        session = await kit.join(room.id, "voice", participant_id="alice")
+        t = np.arange(320) / 16000.0
+        loud = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+        quiet = bytes(640)
+        for pcm in [quiet] * 5 + [loud] * 10 + [quiet] * 20:  # 20 ms frames at 16 kHz
+            await backend.simulate_audio_received(session, impl.audio_frame.AudioFrame(pcm))
+        heard = await trace.wait_for(HookTrigger.ON_TRANSCRIPTION, timeout=5)
+        await trace.wait_for(HookTrigger.AFTER_TTS, timeout=5)
+        for _ in range(200):
+            if backend.sent_audio:
+                break
+            await asyncio.sleep(0.01)
+        return {
+            "transcript": heard.payload.text,
+            "hooks": [h.value for h in trace.sequence()],
+            "stt_input": [(type(a).__name__, len(a.data), a.sample_rate) for a in stt.calls],
+            "tts_calls": tts.calls,
+            "sent_audio": [(sid == session.id, audio) for sid, audio in backend.sent_audio],
+            "session_state": str(session.state),
+        }
+    finally:
+        trace.close()
+        await kit.close()
+
+
+def test_roomkit_voice_channel_drives_voicecore_objects():
+    rk = asyncio.run(_voice_channel_round_trip(_roomkit_impl()))
+    vc = asyncio.run(_voice_channel_round_trip(_voicecore_impl()))
+    assert vc == rk
+    assert vc["transcript"] == "hello there"
+    assert vc["hooks"][-4:] == ["on_speech_end", "on_transcription", "before_tts", "after_tts"]
+    assert vc["tts_calls"] == [{"text": "Hi caller", "voice": "mock-voice"}]
+    assert vc["sent_audio"] == [(True, b"mock-audio-Hi\x00mock-audio-caller\x00")]

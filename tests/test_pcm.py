@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import _native_or_reference
+from vc_support import _native_or_reference
 
 ALL = np.arange(-32768, 32768, dtype=np.int16)
 impls = pytest.mark.parametrize("p", _native_or_reference("pcm"))

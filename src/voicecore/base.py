@@ -52,12 +52,26 @@ class VoiceSessionState(StrEnum):
     ENDED = "ended"
 
 
+def _foreign_capability(other: object) -> int | None:
+    """The value of another package's ``VoiceCapability`` flag (roomkit's), else None."""
+    if isinstance(other, Flag) and type(other).__name__ == "VoiceCapability":
+        value = other.value
+        if isinstance(value, int):
+            return value
+    return None
+
+
 class VoiceCapability(Flag):
     """Optional features a :class:`~voicecore.backends.base.VoiceBackend` supports.
 
     Combine with ``|``; a backend reports them through its ``capabilities``
     property. Member values match roomkit's (``NONE`` is 0, then powers of two
     in declaration order).
+
+    Interoperates with roomkit's own ``VoiceCapability`` by value: roomkit
+    code asks ``VoiceCapability.BARGE_IN in backend.capabilities`` with *its*
+    member, so ``in``, ``|``, ``&``, ``^`` and ``==`` accept a flag of any
+    class named ``VoiceCapability`` (results are voicecore members).
     """
 
     NONE = 0
@@ -83,6 +97,34 @@ class VoiceCapability(Flag):
 
     NATIVE_BRIDGE = auto()
     """Backend can bridge audio at the transport level (RTP relay)."""
+
+    def _coerce(self, other: object) -> Any:
+        value = _foreign_capability(other)
+        return other if value is None or isinstance(other, VoiceCapability) else type(self)(value)
+
+    def __contains__(self, other: object) -> bool:
+        return Flag.__contains__(self, self._coerce(other))
+
+    def __or__(self, other: Any) -> Any:
+        return Flag.__or__(self, self._coerce(other))
+
+    def __and__(self, other: Any) -> Any:
+        return Flag.__and__(self, self._coerce(other))
+
+    def __xor__(self, other: Any) -> Any:
+        return Flag.__xor__(self, self._coerce(other))
+
+    __ror__ = __or__
+    __rand__ = __and__
+    __rxor__ = __xor__
+
+    def __eq__(self, other: object) -> bool:
+        value = _foreign_capability(other)
+        if value is not None and not isinstance(other, VoiceCapability):
+            return self._value_ == value
+        return self is other
+
+    __hash__ = Flag.__hash__
 
 
 @dataclass
@@ -198,7 +240,9 @@ def _check_transition(session: VoiceSession, current: Any, new: Any) -> None:
     """Refuse leaving ENDED, log an undocumented move; no-op on first set."""
     if current is None or current == new:
         return
-    if current is VoiceSessionState.ENDED:
+    # ``==``, not ``is``: an ENDED given as roomkit's member or as the plain
+    # string "ended" is just as terminal.
+    if current == VoiceSessionState.ENDED:
         raise VoiceSessionEndedError(
             f"Voice session {session.id} has ended; it cannot move to "
             f"{new}. Create a new session for a reconnecting "

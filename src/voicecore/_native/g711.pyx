@@ -10,6 +10,8 @@ where dropping the GIL costs less than the work; see ``GIL_THRESHOLD``).
 Encoding uses lookup tables built once at import from the g711.c algorithm:
 16,384 entries for mu-law (audioop feeds the encoder ``sample >> 2``) and 8,192
 for A-law (``sample >> 3``), so encode is one shift and one load per sample.
+Decoding uses branch-free 16-bit arithmetic compiled for AVX2 and chosen at
+run time on x86-64 CPUs that have it (``vc_g711.h``), else a 256-entry table.
 
 The ITU-T G.191 reference mu-law encoder differs from Sun g711.c (and so from
 audioop) on 508 negative inputs, each at a segment boundary where the two round
@@ -19,6 +21,21 @@ from libc.stdint cimport int16_t, uint8_t, int32_t
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
+
+cdef extern from "vc_g711.h" nogil:
+    int vc_g711_have_simd() noexcept
+    void vc_ulaw_decode_simd(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept
+    void vc_alaw_decode_simd(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept
+    int16_t vc_ulaw_decode1(uint8_t code) noexcept
+    int16_t vc_alaw_decode1(uint8_t code) noexcept
+
+# Decode with the AVX2 build of the branch-free kernels where the CPU has it
+# (x86-64), otherwise with the 256-entry table. Set once at import.
+# VOICECORE_G711_KERNEL=table forces the portable kernel (tests use it).
+import os as _os
+cdef bint _simd = vc_g711_have_simd() and _os.environ.get("VOICECORE_G711_KERNEL", "") != "table"
+#: Which decode kernel this process uses: "avx2" or "table".
+DECODE_KERNEL = "avx2" if _simd else "table"
 
 #: Below this many samples the GIL is kept: the loop is shorter than a
 #: release/re-acquire (numpy follows the same rule, NPY_BEGIN_THREADS_THRESHOLDED).
@@ -134,13 +151,19 @@ cdef void alaw_encode(const int16_t* src, uint8_t* dst, Py_ssize_t n) noexcept n
 
 cdef void ulaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = _ulaw_dec[src[i]]
+    if _simd:
+        vc_ulaw_decode_simd(src, dst, n)
+    else:
+        for i in range(n):
+            dst[i] = _ulaw_dec[src[i]]
 
 cdef void alaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = _alaw_dec[src[i]]
+    if _simd:
+        vc_alaw_decode_simd(src, dst, n)
+    else:
+        for i in range(n):
+            dst[i] = _alaw_dec[src[i]]
 
 cdef void ulaw_to_alaw(const uint8_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
