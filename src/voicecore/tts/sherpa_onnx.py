@@ -274,6 +274,8 @@ class SherpaOnnxTTSProvider(TTSProvider):
         from voicecore._phonemize import EspeakPhonemizer
 
         phonemizer = EspeakPhonemizer(self._espeak_voice(), cfg.data_dir or None)
+        if cfg.output_sample_rate:  # fail before the model is read
+            _resampler_factory(cfg.sample_rate, cfg.output_sample_rate)
         tts = self._native.OfflineTts(
             model=cfg.model, tokens=cfg.tokens, lexicon=cfg.lexicon,
             num_threads=cfg.num_threads, provider=cfg.provider,
