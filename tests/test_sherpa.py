@@ -325,6 +325,10 @@ def test_stream_errors(toy_rec, native, toy):
     s.close()
     with pytest.raises(ValueError, match="closed"):
         s.accept_pcm16(silence(0.02), SR)
+    dup = toy_rec.create_stream()
+    with pytest.raises(RuntimeError, match="in use"):
+        toy_rec.decode_streams([dup, dup])  # one stream listed twice
+    dup.accept_pcm16(silence(0.02), SR, decode=True)  # released again after the error
     other = native.OnlineRecognizer(**toy, num_threads=1)
     with pytest.raises(ValueError, match="another recognizer"):
         toy_rec.decode_streams([other.create_stream()])
@@ -522,3 +526,44 @@ def test_wrap_wav_reads_back():
     with wave.open(io.BytesIO(wrap_wav(pcm, 22050))) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
         assert w.readframes(w.getnframes()) == pcm
+
+
+# ----------------------------------------------------------------- phonemizer
+
+
+def test_split_clauses():
+    from voicecore._phonemize import split_clauses
+
+    assert split_clauses("Hello world. How are you, friend? Fine!") == [
+        [("Hello world", ".")], [("How are you", ","), ("friend", "?")], [("Fine", "!")]]
+    assert split_clauses("no punctuation at all") == [[("no punctuation at all", "")]]
+    assert split_clauses("  ...  ") == []
+    assert split_clauses("Wait... what?!") == [[("Wait", ".")], [("what", "?")]]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("espeak-ng"), reason="espeak-ng CLI not installed")
+def test_phonemizer_matches_espeak_ng_cli_with_the_system_library():
+    """With the system libespeak-ng (what `apt-get install espeak-ng` gives),
+    each clause's phonemes are what `espeak-ng -q --ipa` prints for it."""
+    import ctypes.util
+
+    if ctypes.util.find_library("espeak-ng") is None:
+        pytest.skip("no system libespeak-ng")
+    text = "Hello world. This is a test of the voice core package, which speaks! Numbers: 42."
+    res = _run_py(f"""
+        import sys, json
+        sys.modules['espeakng_loader'] = None  # force the system library
+        from voicecore._phonemize import EspeakPhonemizer
+        print(json.dumps(EspeakPhonemizer('en-us').phonemize({text!r})))
+    """)
+    assert res.returncode == 0, res.stderr
+    import json
+    import unicodedata
+
+    ours = json.loads(res.stdout.strip().splitlines()[-1])
+    cli = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", "en-us", text], capture_output=True,
+                         text=True, check=True).stdout
+    cli_clauses = [unicodedata.normalize("NFD", line.strip()) for line in cli.splitlines() if line.strip()]
+    our_clauses = [c.strip() for s in ours for c in re.split(r"[.,;:!?]", s) if c.strip()]
+    assert our_clauses == cli_clauses
+    assert [s[-1] for s in ours] == [".", "!", "."]

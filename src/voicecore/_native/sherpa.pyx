@@ -456,7 +456,7 @@ cdef class OnlineRecognizer:
         ``SherpaOnnxDecodeMultipleOnlineStreams`` call per round, without the
         GIL. Returns the number of rounds. For servers running many calls."""
         cdef list lst = list(streams)
-        cdef Py_ssize_t n = len(lst), i, k
+        cdef Py_ssize_t n = len(lst), i, k, entered = 0
         cdef int rounds = 0
         cdef OnlineStream s
         if n == 0:
@@ -474,9 +474,11 @@ cdef class OnlineRecognizer:
                 if s._stream == NULL:
                     raise ValueError(f"decode_streams: stream {i} is closed")
                 all_[i] = s._stream
-            for i in range(n):
-                (<OnlineStream>lst[i])._enter()
+            entered = 0
             try:
+                for i in range(n):
+                    (<OnlineStream>lst[i])._enter()
+                    entered += 1
                 with nogil:
                     while True:
                         k = 0
@@ -489,7 +491,7 @@ cdef class OnlineRecognizer:
                         vc_sherpa.DecodeMultipleOnlineStreams(self._rec, ready, <int32_t>k)
                         rounds += 1
             finally:
-                for i in range(n):
+                for i in range(entered):
                     (<OnlineStream>lst[i])._busy = False
         finally:
             free(all_)
