@@ -334,6 +334,12 @@ def test_stream_errors(toy_rec, native, toy):
         toy_rec.decode_streams([other.create_stream()])
     with pytest.raises(FileNotFoundError, match="joiner: no such file"):
         native.OnlineRecognizer(**{**toy, "joiner": toy["joiner"] + ".missing"})
+    garbage = Path(toy["encoder"]).with_name("garbage.onnx")
+    garbage.write_bytes(b"not an onnx model")
+    with pytest.raises(RuntimeError, match="sherpa-onnx rejected the streaming transducer model"):
+        native.OnlineRecognizer(**{**toy, "joiner": str(garbage)})
+    with pytest.raises(RuntimeError, match="sherpa-onnx rejected the TTS model"):
+        native.OfflineTts(model=str(garbage), tokens=toy["tokens"])
     with pytest.raises(ValueError, match="unknown offline model kind"):
         native.OfflineRecognizer(kind="paraformer", tokens="", encoder="", decoder="")
 
