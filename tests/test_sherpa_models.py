@@ -313,9 +313,17 @@ async def test_tts_data_dir_and_output_rate():
         with pytest.raises(ValueError, match="voicecore.resample"):
             await resampled.warmup()
     else:
-        chunks = [c async for c in resampled.synthesize_stream("Hello there.")]
-        assert all(c.sample_rate == 16000 for c in chunks)
-        assert 0.3 < sum(len(c.data) for c in chunks) / 2 / 16000 < 3.0
+        said = "Please call me back tomorrow morning at the office."
+        chunks = [c async for c in resampled.synthesize_stream(said)]
+        assert all(c.sample_rate == 16000 for c in chunks) and chunks[-1].is_final
+        pcm = b"".join(c.data for c in chunks)
+        assert 1.5 < len(pcm) / 2 / 16000 < 6.0
+        if models.available("moonshine"):
+            from voicecore.stt.sherpa_onnx import SherpaOnnxSTTConfig, SherpaOnnxSTTProvider
+
+            stt = SherpaOnnxSTTProvider(SherpaOnnxSTTConfig(mode="moonshine", **models.moonshine_paths()))
+            text = (await stt.transcribe(AudioChunk(data=pcm, sample_rate=16000))).text
+            assert wer(said, text) <= 0.15, text
 
 
 @needs_piper
