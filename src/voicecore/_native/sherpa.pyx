@@ -461,6 +461,8 @@ cdef class OnlineRecognizer:
         cdef OnlineStream s
         if n == 0:
             return 0
+        if len({id(x) for x in lst}) != n:
+            raise ValueError("decode_streams: a stream is listed twice")
         cdef const SherpaOnnxOnlineStream** all_ = <const SherpaOnnxOnlineStream**>malloc(n * sizeof(void*))
         cdef const SherpaOnnxOnlineStream** ready = <const SherpaOnnxOnlineStream**>malloc(n * sizeof(void*))
         if all_ == NULL or ready == NULL:
@@ -791,6 +793,8 @@ cdef class OfflineRecognizer:
         cdef OfflineStream s
         if n == 0:
             return
+        if len({id(x) for x in lst}) != n:
+            raise ValueError("decode_streams: a stream is listed twice")
         cdef const SherpaOnnxOfflineStream** arr = <const SherpaOnnxOfflineStream**>malloc(n * sizeof(void*))
         if arr == NULL:
             raise MemoryError()
