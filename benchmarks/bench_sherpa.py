@@ -34,7 +34,6 @@ import pytest
 from voicecore import models
 
 HAVE_SHERPA = importlib.util.find_spec("sherpa_onnx") is not None
-HAVE_ONNX = importlib.util.find_spec("onnx") is not None
 HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
 
 pytestmark = pytest.mark.skipif(not (HAVE_SHERPA and HAVE_ROOMKIT),
@@ -63,8 +62,6 @@ def native():
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    if not HAVE_ONNX:
-        pytest.skip("needs onnx")
     return models.toy_streaming_transducer(tmp_path_factory.mktemp("toy"))
 
 

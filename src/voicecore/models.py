@@ -348,9 +348,66 @@ if __name__ == "__main__":
 # ------------------------------------------------------------------ test model
 
 
+# A minimal ONNX writer (protobuf wire format, field numbers of onnx.proto), so
+# the toy model below needs no ``onnx`` package.
+def _pb_key(field: int, wire: int) -> bytes:
+    return _varint((field << 3) | wire)
+
+
+def _pb_int(field: int, value: int) -> bytes:
+    return _pb_key(field, 0) + _varint(value & 0xFFFFFFFFFFFFFFFF)
+
+
+def _pb_bytes(field: int, value: bytes | str) -> bytes:
+    b = value.encode("utf-8") if isinstance(value, str) else value
+    return _pb_key(field, 2) + _varint(len(b)) + b
+
+
+def _onnx_attr(name: str, value: int | list[int]) -> bytes:
+    if isinstance(value, list):  # AttributeProto: name 1, ints 8, type 20 (INTS = 7)
+        return _pb_bytes(1, name) + b"".join(_pb_int(8, v) for v in value) + _pb_int(20, 7)
+    return _pb_bytes(1, name) + _pb_int(3, value) + _pb_int(20, 2)  # i 3, INT = 2
+
+
+def _onnx_node(op: str, inputs: list[str], outputs: list[str], **attrs: int | list[int]) -> bytes:
+    # NodeProto: input 1, output 2, name 3, op_type 4, attribute 5
+    body = b"".join(_pb_bytes(1, i) for i in inputs) + b"".join(_pb_bytes(2, o) for o in outputs)
+    body += _pb_bytes(3, f"{op}_{outputs[0]}") + _pb_bytes(4, op)
+    body += b"".join(_pb_bytes(5, _onnx_attr(k, v)) for k, v in attrs.items())
+    return body
+
+
+_FLOAT, _INT64 = 1, 7  # TensorProto.DataType
+
+
+def _onnx_tensor(name: str, dtype: int, dims: list[int], raw: bytes) -> bytes:
+    # TensorProto: dims 1, data_type 2, name 8, raw_data 9
+    return b"".join(_pb_int(1, d) for d in dims) + _pb_int(2, dtype) + _pb_bytes(8, name) + _pb_bytes(9, raw)
+
+
+def _onnx_value(name: str, dtype: int, shape: list[int | str]) -> bytes:
+    # ValueInfoProto{name 1, type 2: TypeProto{tensor_type 1: {elem_type 1, shape 2: {dim 1}}}}
+    dims = b"".join(
+        _pb_bytes(1, _pb_bytes(2, d) if isinstance(d, str) else _pb_int(1, d)) for d in shape)
+    tensor = _pb_int(1, dtype) + _pb_bytes(2, dims)
+    return _pb_bytes(1, name) + _pb_bytes(2, _pb_bytes(1, tensor))
+
+
+def _onnx_model(name: str, nodes: list[bytes], inputs: list[bytes], outputs: list[bytes],
+                initializers: list[bytes], meta: dict[str, str]) -> bytes:
+    # GraphProto: node 1, name 2, initializer 5, input 11, output 12
+    graph = b"".join(_pb_bytes(1, n) for n in nodes) + _pb_bytes(2, name)
+    graph += b"".join(_pb_bytes(5, t) for t in initializers)
+    graph += b"".join(_pb_bytes(11, v) for v in inputs) + b"".join(_pb_bytes(12, v) for v in outputs)
+    # ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 {domain 1, version 2}
+    model = _pb_int(1, 8) + _pb_bytes(2, "voicecore-toy") + _pb_bytes(7, graph)
+    model += _pb_bytes(8, _pb_bytes(1, "") + _pb_int(2, 13))
+    return model + onnx_metadata_entries(meta)
+
+
 def toy_streaming_transducer(dest: str | os.PathLike[str]) -> dict[str, str]:
     """Build a tiny streaming transducer that sherpa-onnx accepts, for testing
-    the streaming code path (it is NOT a speech recognizer). Needs ``onnx``.
+    the streaming code path (it is NOT a speech recognizer). Needs no ``onnx``.
 
     The model is an icefall-style "lstm" transducer whose encoder takes the
     loudest fbank bin of each 10 ms frame, averages 4 frames (one 40 ms
@@ -360,80 +417,54 @@ def toy_streaming_transducer(dest: str | os.PathLike[str]) -> dict[str, str]:
     and the endpoint rules see real trailing silence. Returns the paths
     (``tokens``, ``encoder``, ``decoder``, ``joiner``).
     """
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    import struct
 
     d = Path(dest)
     d.mkdir(parents=True, exist_ok=True)
-    T = 16  # feature frames per chunk (decode_chunk_len == T: no lookahead)
-    F = 80
-    opset = [helper.make_opsetid("", 13)]
-
-    def save(graph, meta: dict[str, object], name: str) -> str:
-        model = helper.make_model(graph, opset_imports=opset, producer_name="voicecore-toy")
-        model.ir_version = 8
-        for k, v in meta.items():
-            p = model.metadata_props.add()
-            p.key, p.value = k, str(v)
-        onnx.checker.check_model(model)
-        path = d / name
-        onnx.save(model, str(path))
-        return str(path)
-
-    c = lambda name, arr: numpy_helper.from_array(np.asarray(arr), name)  # noqa: E731
-    enc = helper.make_graph(
-        [
-            helper.make_node("ReduceMax", ["x"], ["m"], axes=[2], keepdims=0),          # (N, T)
-            helper.make_node("Reshape", ["m", "shape4"], ["g"]),                     # (N, T/4, 4)
-            helper.make_node("ReduceMean", ["g"], ["e"], axes=[2], keepdims=1),       # (N, T/4, 1)
-            helper.make_node("Mul", ["e", "sign"], ["es"]),                           # (N, T/4, 2)
-            helper.make_node("Identity", ["h"], ["next_h"]),
-            helper.make_node("Identity", ["c"], ["next_c"]),
-        ],
+    T, F = 16, 80  # feature frames per chunk (decode_chunk_len == T: no lookahead), fbank bins
+    f32 = lambda *v: struct.pack(f"<{len(v)}f", *v)  # noqa: E731
+    i64 = lambda *v: struct.pack(f"<{len(v)}q", *v)  # noqa: E731
+    encoder = _onnx_model(
         "encoder",
         [
-            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", T, F]),
-            helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, "N", 4]),
-            helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, "N", 4]),
+            _onnx_node("ReduceMax", ["x"], ["m"], axes=[2], keepdims=0),       # (N, T)
+            _onnx_node("Reshape", ["m", "shape4"], ["g"]),                  # (N, T/4, 4)
+            _onnx_node("ReduceMean", ["g"], ["e"], axes=[2], keepdims=1),    # (N, T/4, 1)
+            _onnx_node("Mul", ["e", "sign"], ["es"]),                        # (N, T/4, 2)
+            _onnx_node("Identity", ["h"], ["next_h"]),
+            _onnx_node("Identity", ["c"], ["next_c"]),
         ],
-        [
-            helper.make_tensor_value_info("es", TensorProto.FLOAT, ["N", T // 4, 2]),
-            helper.make_tensor_value_info("next_h", TensorProto.FLOAT, [1, "N", 4]),
-            helper.make_tensor_value_info("next_c", TensorProto.FLOAT, [1, "N", 4]),
-        ],
-        initializer=[
-            c("shape4", np.array([0, -1, 4], dtype=np.int64)),
-            # logit[blank] = -level, logit[beep] = level: above 0 (log-energy) it beeps.
-            c("sign", np.array([-1.0, 1.0], dtype=np.float32)),
-        ],
+        [_onnx_value("x", _FLOAT, ["N", T, F]), _onnx_value("h", _FLOAT, [1, "N", 4]),
+         _onnx_value("c", _FLOAT, [1, "N", 4])],
+        [_onnx_value("es", _FLOAT, ["N", T // 4, 2]), _onnx_value("next_h", _FLOAT, [1, "N", 4]),
+         _onnx_value("next_c", _FLOAT, [1, "N", 4])],
+        # logit[blank] = -level, logit[beep] = level: above 0 (log-energy) it beeps.
+        [_onnx_tensor("shape4", _INT64, [3], i64(0, -1, 4)),
+         _onnx_tensor("sign", _FLOAT, [2], f32(-1.0, 1.0))],
+        {"model_type": "lstm", "num_encoder_layers": "1", "T": str(T),
+         "decode_chunk_len": str(T), "rnn_hidden_size": "4", "d_model": "4"},
     )
-    dec = helper.make_graph(
-        [
-            helper.make_node("Cast", ["y"], ["yf"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["yf", "zero"], ["decoder_out"]),                # (N, 2) zeros
-        ],
+    decoder = _onnx_model(
         "decoder",
-        [helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2])],
-        [helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", 2])],
-        initializer=[c("zero", np.array(0.0, dtype=np.float32))],
+        [_onnx_node("Cast", ["y"], ["yf"], to=_FLOAT), _onnx_node("Mul", ["yf", "zero"], ["decoder_out"])],
+        [_onnx_value("y", _INT64, ["N", 2])],
+        [_onnx_value("decoder_out", _FLOAT, ["N", 2])],  # zeros: no context
+        [_onnx_tensor("zero", _FLOAT, [], f32(0.0))],
+        {"vocab_size": "2", "context_size": "2"},
     )
-    join = helper.make_graph(
-        [helper.make_node("Add", ["encoder_out", "decoder_out"], ["logit"])],
+    joiner = _onnx_model(
         "joiner",
-        [
-            helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", 2]),
-            helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", 2]),
-        ],
-        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 2])],
+        [_onnx_node("Add", ["encoder_out", "decoder_out"], ["logit"])],
+        [_onnx_value("encoder_out", _FLOAT, ["N", 2]), _onnx_value("decoder_out", _FLOAT, ["N", 2])],
+        [_onnx_value("logit", _FLOAT, ["N", 2])],
+        [],
+        {},
     )
-    paths = {
-        "encoder": save(enc, {"model_type": "lstm", "num_encoder_layers": 1, "T": T,
-                              "decode_chunk_len": T, "rnn_hidden_size": 4, "d_model": 4},
-                        "encoder.onnx"),
-        "decoder": save(dec, {"vocab_size": 2, "context_size": 2}, "decoder.onnx"),
-        "joiner": save(join, {}, "joiner.onnx"),
-    }
+    paths = {}
+    for name, blob in (("encoder", encoder), ("decoder", decoder), ("joiner", joiner)):
+        path = d / f"{name}.onnx"
+        path.write_bytes(blob)
+        paths[name] = str(path)
     tokens = d / "tokens.txt"
     tokens.write_text("<blk> 0\n\u2581beep 1\n", encoding="utf-8")
     paths["tokens"] = str(tokens)
