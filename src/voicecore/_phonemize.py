@@ -96,6 +96,7 @@ class EspeakPhonemizer:
     _lib: ctypes.CDLL | None = None
     _lib_key: tuple[str, str | None] | None = None
     _voice: str | None = None
+    _data_path: str | None = None
 
     def __init__(self, voice: str = "en-us", data_dir: str | None = None) -> None:
         if data_dir and not os.path.isdir(data_dir):
@@ -107,11 +108,15 @@ class EspeakPhonemizer:
 
     def _ensure(self) -> ctypes.CDLL:
         cls = type(self)
-        if cls._lib is not None and cls._lib_key == self._key:
-            return cls._lib
         if cls._lib is not None:
+            lib_path, data = self._key
+            same_lib = lib_path == cls._lib_key[0]
+            same_data = data is None or os.path.realpath(data) == os.path.realpath(cls._data_path or "")
+            if same_lib and same_data:
+                return cls._lib
             raise PhonemizerUnavailable(
-                f"espeak-ng is already initialised with {cls._lib_key}; one data directory per process"
+                f"espeak-ng is already initialised with {cls._lib_key[0]} and data "
+                f"{cls._data_path!r}; one library and data directory per process"
             )
         lib_path, data = self._key
         try:
@@ -135,6 +140,11 @@ class EspeakPhonemizer:
                                      os.fsencode(arg) if arg else None, 0)
         if rate <= 0:
             raise PhonemizerUnavailable(f"espeak-ng failed to initialise (data: {data!r})")
+        lib.espeak_Info.restype = ctypes.c_char_p
+        lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+        path_data = ctypes.c_char_p()
+        lib.espeak_Info(ctypes.byref(path_data))
+        cls._data_path = os.fsdecode(path_data.value) if path_data.value else data
         cls._lib, cls._lib_key, cls._voice = lib, self._key, None
         return lib
 
