@@ -17,7 +17,22 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+typedef HMODULE vc_lib_t;
+static vc_lib_t vc_dlopen(const char *path) { return LoadLibraryA(path); }
+static void *vc_dlsym(vc_lib_t h, const char *name) { return (void *)GetProcAddress(h, name); }
+static void vc_dlclose(vc_lib_t h) { FreeLibrary(h); }
+static const char *vc_dlerror(void) { return "LoadLibrary failed"; }
+#else
 #include <dlfcn.h>
+typedef void *vc_lib_t;
+static vc_lib_t vc_dlopen(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
+static void *vc_dlsym(vc_lib_t h, const char *name) { return dlsym(h, name); }
+static void vc_dlclose(vc_lib_t h) { dlclose(h); }
+static const char *vc_dlerror(void) { return dlerror(); }
+#endif
 
 typedef struct SherpaOnnxOnlineRecognizer SherpaOnnxOnlineRecognizer;
 typedef struct SherpaOnnxOnlineStream SherpaOnnxOnlineStream;
@@ -437,28 +452,28 @@ typedef struct vc_sherpa_api {
 #undef VC_SHERPA_FIELD
 
 static vc_sherpa_api vc_sherpa;
-static void *vc_sherpa_handle = NULL;
+static vc_lib_t vc_sherpa_handle = NULL;
 
 /* Load the library at `path` and resolve every function. 0 on success; on
  * failure -1 with a message in err (the table is left empty). Call with the
  * GIL held (once per process). */
 static int vc_sherpa_load(const char *path, char *err, size_t errlen) {
-  void *h;
+  vc_lib_t h;
   vc_sherpa_api api;
   const char *msg;
   if (vc_sherpa_handle != NULL) return 0;
-  h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  h = vc_dlopen(path);
   if (h == NULL) {
-    msg = dlerror();
+    msg = vc_dlerror();
     snprintf(err, errlen, "dlopen(%s) failed: %s", path, msg ? msg : "unknown error");
     return -1;
   }
   memset(&api, 0, sizeof(api));
 #define VC_SHERPA_RESOLVE(ret, name, args)                                      \
-  *(void **)(&api.name) = dlsym(h, "SherpaOnnx" #name);                         \
+  *(void **)(&api.name) = vc_dlsym(h, "SherpaOnnx" #name);                      \
   if (api.name == NULL) {                                                       \
     snprintf(err, errlen, "%s has no symbol SherpaOnnx" #name, path);           \
-    dlclose(h);                                                                 \
+    vc_dlclose(h);                                                              \
     return -1;                                                                  \
   }
   VC_SHERPA_FUNCS(VC_SHERPA_RESOLVE)
