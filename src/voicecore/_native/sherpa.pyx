@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=False
+# cython: freethreading_compatible=True
 """sherpa-onnx through its C API: zero-copy, GIL-free audio in and out.
 
 sherpa-onnx's Python ``accept_waveform`` converts every input element by
@@ -23,7 +23,8 @@ must be used by one thread at a time (a second concurrent call raises
 RuntimeError instead of corrupting the stream).
 """
 cimport cython
-from libc.stdint cimport int16_t, int32_t
+from libc.stdint cimport int16_t, int32_t, uint64_t
+from voicecore._native.ring cimport vc_u64, vc_init, vc_cas_acq_rel, vc_store_release
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -494,7 +495,7 @@ cdef class OnlineRecognizer:
                         rounds += 1
             finally:
                 for i in range(entered):
-                    (<OnlineStream>lst[i])._busy = False
+                    vc_store_release(&(<OnlineStream>lst[i])._busy, 0)
         finally:
             free(all_)
             free(ready)
@@ -512,14 +513,14 @@ cdef class OnlineStream:
     cdef const SherpaOnnxOnlineStream* _stream
     cdef Scratch _scratch
     cdef int _rate          # the rate this stream was fed at (0: none yet)
-    cdef bint _busy
+    cdef vc_u64 _busy      # 0 free, 1 claimed by one thread (atomic: also safe without the GIL)
 
     def __cinit__(self, OnlineRecognizer recognizer not None):
         self._stream = NULL
         self._scratch.buf = NULL
         self._scratch.cap = 0
         self._rate = 0
-        self._busy = False
+        vc_init(&self._busy, 0)
         self._rec = recognizer
         if recognizer._rec == NULL:
             raise ValueError("the recognizer is not initialised")
@@ -535,11 +536,12 @@ cdef class OnlineStream:
         self._scratch.buf = NULL
 
     cdef inline int _enter(self) except -1:
-        if self._stream == NULL:
-            raise ValueError("the stream is closed")
-        if self._busy:
+        cdef uint64_t expected = 0
+        if not vc_cas_acq_rel(&self._busy, &expected, 1):
             raise RuntimeError("this stream is in use by another thread")
-        self._busy = True
+        if self._stream == NULL:
+            vc_store_release(&self._busy, 0)
+            raise ValueError("the stream is closed")
         return 0
 
     cdef int _rate_ok(self, int sample_rate) except -1:
@@ -584,7 +586,7 @@ cdef class OnlineStream:
                             vc_sherpa.DecodeOnlineStream(self._rec._rec, self._stream)
                             steps += 1
             finally:
-                self._busy = False
+                vc_store_release(&self._busy, 0)
         finally:
             release(&src)
         return steps
@@ -605,7 +607,7 @@ cdef class OnlineStream:
                 with nogil:
                     vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, <const float*>src.buf, <int32_t>n)
             finally:
-                self._busy = False
+                vc_store_release(&self._busy, 0)
         finally:
             release(&src)
 
@@ -625,7 +627,7 @@ cdef class OnlineStream:
                     self._scratch.buf[i] = 0.0
                 vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, self._scratch.buf, <int32_t>n_samples)
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def input_finished(self):
         """No more audio: the last frames become decodable."""
@@ -633,7 +635,7 @@ cdef class OnlineStream:
         try:
             vc_sherpa.OnlineStreamInputFinished(self._stream)
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def is_ready(self):
         """True when a frame is ready to decode."""
@@ -641,7 +643,7 @@ cdef class OnlineStream:
         try:
             return vc_sherpa.IsOnlineStreamReady(self._rec._rec, self._stream) != 0
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def decode(self):
         """Decode every ready frame without the GIL; returns the number of steps."""
@@ -653,7 +655,7 @@ cdef class OnlineStream:
                     vc_sherpa.DecodeOnlineStream(self._rec._rec, self._stream)
                     steps += 1
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
         return steps
 
     def is_endpoint(self):
@@ -662,7 +664,7 @@ cdef class OnlineStream:
         try:
             return vc_sherpa.OnlineStreamIsEndpoint(self._rec._rec, self._stream) != 0
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def reset(self):
         """Start a new utterance on this stream (after an endpoint)."""
@@ -670,7 +672,7 @@ cdef class OnlineStream:
         try:
             vc_sherpa.OnlineStreamReset(self._rec._rec, self._stream)
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     @property
     def text(self):
@@ -686,7 +688,7 @@ cdef class OnlineStream:
             finally:
                 vc_sherpa.DestroyOnlineRecognizerResult(r)
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def set_option(self, key, value):
         """Set a per-stream option (for example ``language`` on a multilingual model)."""
@@ -695,15 +697,17 @@ cdef class OnlineStream:
         try:
             vc_sherpa.OnlineStreamSetOption(self._stream, k, v)
         finally:
-            self._busy = False
+            vc_store_release(&self._busy, 0)
 
     def close(self):
         """Free the stream now (also done when it is garbage-collected)."""
-        if self._busy:
+        cdef uint64_t expected = 0
+        if not vc_cas_acq_rel(&self._busy, &expected, 1):
             raise RuntimeError("this stream is in use by another thread")
         if self._stream != NULL:
             vc_sherpa.DestroyOnlineStream(self._stream)
             self._stream = NULL
+        vc_store_release(&self._busy, 0)
 
 
 # ------------------------------------------------------------------ offline
