@@ -76,13 +76,17 @@ class JitterConfig:
     payload_types: Mapping[int, str] = field(default_factory=lambda: {0: "pcmu", 8: "pcma"})
     dtmf_payload_type: int | None = 101
     cn_payload_type: int | None = 13
-    min_delay_ms: int = 20
+    min_delay_ms: int = 60
     max_delay_ms: int = 200
     initial_delay_ms: int | None = None
     capacity: int = 64
     concealment: bool = True
     comfort_noise: bool = True
     dtmf_timeout_ms: int = 250
+    fade_start_ms: int = 10
+    silent_after_ms: int = 60
+    blend_ms: int = 60
+    concealment_noise: float = 0.25
 
 
 @dataclass(frozen=True)

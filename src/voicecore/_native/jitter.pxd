@@ -62,6 +62,7 @@ cdef class JitterBuffer:
     cdef int min_delay, max_delay, init_delay     # samples
     cdef int nbins
     cdef bint conceal_on, cn_on
+    cdef int fade_start, fade_end               # samples into an erasure
     cdef int64_t dtmf_timeout_ns
     # stream / sequence state
     cdef bint have_stream
@@ -99,7 +100,9 @@ cdef class JitterBuffer:
     cdef uint32_t rng
     cdef uint8_t cur_codec
     # concealment (G.711 Appendix I style)
-    cdef bint plc_active
+    cdef bint plc_active, joined
+    cdef double plc_noise, noise_frac, voicing_min
+    cdef int bl_max
     cdef int P, L, nper, pos, opos, oldR, xleft, xlen, ck, plen
     cdef int end_left, end_len
     cdef int flags
@@ -130,7 +133,8 @@ cdef class JitterBuffer:
                      const uint8_t* p, int plen, int64_t now) noexcept nogil
     cdef void _plc_start(self) noexcept nogil
     cdef double _synth(self) noexcept nogil
-    cdef void _conceal(self, int m) noexcept nogil
+    cdef double _noise(self) noexcept nogil
+    cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil
     cdef void _fill_silence(self, int m) noexcept nogil
     cdef void _end_ola(self, int16_t* dst, int m) noexcept nogil
     cdef int64_t _advance(self) noexcept nogil

@@ -34,7 +34,7 @@ from libc.math cimport fabs, llround, pow as cpow, sqrt
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 
 from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
-from voicecore._native.g711 cimport ulaw_decode, alaw_decode
+from voicecore._native.g711 cimport ulaw_decode, alaw_decode, ulaw_decode_one, alaw_decode_one
 
 # ---------------------------------------------------------------- constants
 # push() results
@@ -125,14 +125,14 @@ cdef inline int16_t _clip(double v) noexcept nogil:
     return <int16_t>llround(v)
 
 
-cdef int _pitch(const int16_t* x, int r8) noexcept nogil:
+cdef int _pitch(const int16_t* x, int r8, double* voicing) noexcept nogil:
     """Pitch period (samples) of the history ending just before ``x``:
     maximum of the normalised autocorrelation over 5-15 ms lags, coarse search
     on every other sample and lag, then refined at full resolution."""
     cdef int W = 160 * r8, pmin = 40 * r8, pmax = 120 * r8
     cdef int lag, i, best = pmax, lo, hi
-    cdef int64_t c, e
-    cdef double score, bestscore = 0.0
+    cdef int64_t c, e, e0 = 0
+    cdef double score, bestscore = 0.0, bestc = 0.0, beste = 1.0
     lag = pmin
     while lag <= pmax:
         c = 0
@@ -162,6 +162,11 @@ cdef int _pitch(const int16_t* x, int r8) noexcept nogil:
             if score > bestscore:
                 bestscore = score
                 best = lag
+                bestc = <double>c
+                beste = <double>e
+    for i in range(W):
+        e0 += <int64_t>x[i - W] * x[i - W]
+    voicing[0] = bestc / sqrt(beste * e0) if e0 > 0 else 0.0
     return best
 
 
@@ -186,12 +191,27 @@ cdef class JitterBuffer:
         comfort_noise: play noise at the RFC 3389 level during CN pauses.
         dtmf_timeout_ms: an RFC 4733 event without an end packet is reported
             after this long without updates.
+        fade_start_ms, silent_after_ms: concealment runs at full level for
+            ``fade_start_ms`` of an erasure, then fades linearly to zero at
+            ``silent_after_ms`` (G.711 Appendix I: 10 and 60 ms).
+        blend_ms: when the packet after a gap is already buffered, the last
+            ``blend_ms`` of the gap cross-fade into a backward pitch extension of
+            that packet (two-sided interpolation; 0 = forward concealment only).
+        concealment_noise: level of the noise floor that replaces the faded
+            concealment, as a fraction of the RMS of the 20 ms before the loss
+            (0 = true silence).
+
+    A floor of 60 ms (default) leaves room for two-sided interpolation over
+    bursts of up to three 20 ms packets; lower floors trade concealment
+    quality for latency.
     """
 
     def __cinit__(self, *, int clock_rate=8000, int frame_ms=20, payload_types=None,
-                  dtmf_payload_type=101, cn_payload_type=13, int min_delay_ms=20,
+                  dtmf_payload_type=101, cn_payload_type=13, int min_delay_ms=60,
                   int max_delay_ms=200, initial_delay_ms=None, int capacity=64,
-                  bint concealment=True, bint comfort_noise=True, int dtmf_timeout_ms=250):
+                  bint concealment=True, bint comfort_noise=True, int dtmf_timeout_ms=250,
+                  int fade_start_ms=10, int silent_after_ms=60, int blend_ms=60,
+                  double concealment_noise=0.25):
         cdef int i
         if clock_rate < 8000 or clock_rate > 48000 or clock_rate % 8000:
             raise ValueError(f"clock_rate must be a multiple of 8000 Hz up to 48000, got {clock_rate}")
@@ -202,9 +222,11 @@ cdef class JitterBuffer:
         if min_delay_ms < 0 or max_delay_ms < min_delay_ms or max_delay_ms > 2000:
             raise ValueError(f"need 0 <= min_delay_ms <= max_delay_ms <= 2000 ms, got {min_delay_ms}, {max_delay_ms}")
         if initial_delay_ms is None:
-            initial_delay_ms = max(min_delay_ms, min(40, max_delay_ms))
+            initial_delay_ms = min_delay_ms
         if not (min_delay_ms <= initial_delay_ms <= max_delay_ms):
             raise ValueError(f"initial_delay_ms must lie in [{min_delay_ms}, {max_delay_ms}], got {initial_delay_ms}")
+        if not (0 <= fade_start_ms < silent_after_ms <= 1000):
+            raise ValueError(f"need 0 <= fade_start_ms < silent_after_ms <= 1000, got {fade_start_ms}, {silent_after_ms}")
         if dtmf_timeout_ms <= 0:
             raise ValueError(f"dtmf_timeout_ms must be positive, got {dtmf_timeout_ms}")
         if payload_types is None:
@@ -242,6 +264,15 @@ cdef class JitterBuffer:
         self.init_delay = int(initial_delay_ms) * clock_rate // 1000
         self.target = self.init_delay
         self.nbins = max_delay_ms + 2
+        self.fade_start = fade_start_ms * clock_rate // 1000
+        self.fade_end = silent_after_ms * clock_rate // 1000
+        if not (0 <= blend_ms <= 200):
+            raise ValueError(f"blend_ms must be 0-200, got {blend_ms}")
+        if not (0.0 <= concealment_noise <= 1.0):
+            raise ValueError(f"concealment_noise must be in [0, 1], got {concealment_noise}")
+        self.noise_frac = concealment_noise
+        self.voicing_min = 0.5
+        self.bl_max = blend_ms * clock_rate // 1000
         self.conceal_on = concealment
         self.cn_on = comfort_noise
         self.dtmf_timeout_ns = <int64_t>dtmf_timeout_ms * 1000000
@@ -252,7 +283,7 @@ cdef class JitterBuffer:
         self.pay = <uint8_t*>malloc(<size_t>capacity * self.max_payload)
         self.hist = <int16_t*>calloc(self.hist_size, sizeof(int16_t))
         self.tmp = <int16_t*>malloc((2 * self.frame + 64) * sizeof(int16_t))
-        self.pbuf = <int16_t*>malloc(360 * self.r8 * sizeof(int16_t) + 16)
+        self.pbuf = <int16_t*>malloc(480 * self.r8 * sizeof(int16_t) + 16)
         self.hgram = <double*>calloc(self.nbins, sizeof(double))
         self.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
         if (self.slots == NULL or self.pay == NULL or self.hist == NULL or self.tmp == NULL
@@ -642,15 +673,23 @@ cdef class JitterBuffer:
     cdef void _plc_start(self) noexcept nogil:
         cdef int16_t* x = self.hist + self.hist_end
         cdef int P, L, i
-        cdef double w
-        P = _pitch(x, self.r8)
+        cdef double w, acc, voicing = 0.0
+        P = _pitch(x, self.r8, &voicing)
+        if voicing < self.voicing_min:
+            P = 160 * self.r8        # unvoiced / noisy: repeat a whole 20 ms instead
         L = P >> 2
+        if L > self.dl:
+            L = self.dl
         if L < 1:
             L = 1
         for i in range(L):
             w = (i + 1.0) / (L + 1.0)
             x[i - L] = _clip(x[i - L] * (1.0 - w) + x[i - L - P] * w)
         self.plen = 3 * P
+        acc = 0.0
+        for i in range(160 * self.r8):
+            acc += <double>x[i - 160 * self.r8] * x[i - 160 * self.r8]
+        self.plc_noise = sqrt(acc / (160 * self.r8)) * self.noise_frac
         memcpy(self.pbuf, x - self.plen, self.plen * sizeof(int16_t))
         self.P = P
         self.L = L
@@ -659,15 +698,16 @@ cdef class JitterBuffer:
         self.xleft = 0
         self.ck = 0
         self.end_left = 0
+        self.joined = False
         self.plc_active = True
         self.st.concealment_events += 1
 
     cdef double _synth(self) noexcept nogil:
         cdef int R, r8 = self.r8
         cdef double v, vo, w
-        if self.ck >= 480 * r8:
+        if self.ck >= self.fade_end:
             self.ck += 1
-            return 0.0
+            return self._noise() * self.plc_noise
         R = self.nper * self.P
         v = self.pbuf[self.plen - R + self.pos]
         self.pos += 1
@@ -681,8 +721,9 @@ cdef class JitterBuffer:
             w = (self.xlen - self.xleft + 1.0) / (self.xlen + 1.0)
             v = vo * (1.0 - w) + v * w
             self.xleft -= 1
-        if self.ck >= 80 * r8:
-            v *= 1.0 - (self.ck - 80 * r8) / (400.0 * r8)
+        if self.ck >= self.fade_start:
+            w = 1.0 - <double>(self.ck - self.fade_start) / (self.fade_end - self.fade_start)
+            v = v * w + self._noise() * self.plc_noise * (1.0 - w)
         self.ck += 1
         if (self.ck == 80 * r8 or self.ck == 160 * r8) and self.nper < 3:
             self.oldR = R
@@ -692,14 +733,48 @@ cdef class JitterBuffer:
             self.xlen = self.L
         return v
 
-    cdef void _conceal(self, int m) noexcept nogil:
+    cdef double _noise(self) noexcept nogil:
+        """Uniform white noise with unit RMS (xorshift32)."""
+        self.rng ^= self.rng << 13
+        self.rng ^= self.rng >> 17
+        self.rng ^= self.rng << 5
+        return (<double>self.rng / 2147483648.0 - 1.0) * 1.7320508
+
+    cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil:
+        """Synthesise ``m`` samples for missing audio. When the packet after the
+        gap (``fut``, starting ``gap`` samples from now) is already buffered and
+        the whole erasure ends before the fade-out, the last 20 ms of the gap
+        cross-fade into a backward pitch extension of that packet (two-sided
+        interpolation), so the first real frame joins without a second OLA."""
         cdef int16_t* dst = self.hist + self.hist_end
-        cdef int i
+        cdef int i, P, BL = self.bl_max, k
+        cdef int64_t j
+        cdef const uint8_t* fp = NULL
+        cdef double f, b, w
         if self.conceal_on:
             if not self.plc_active:
                 self._plc_start()
+            P = self.P
+            if fut != NULL and fut.ns > 0:
+                fp = self.pay + (fut.seq & self.mask) * self.max_payload
+                if BL > gap + self.ck:
+                    BL = <int>(gap + self.ck)
             for i in range(m):
-                dst[i] = _clip(self._synth())
+                f = self._synth()
+                j = gap - i
+                if fp != NULL and j <= BL:
+                    k = P - 1 - <int>((j - 1) % P)
+                    if k >= fut.ns:
+                        k = k % fut.ns
+                    if fut.codec == CODEC_PCMA:
+                        b = alaw_decode_one(fp[k])
+                    else:
+                        b = ulaw_decode_one(fp[k])
+                    w = (BL - j + 1.0) / (BL + 1.0)
+                    f = f * (1.0 - w) + b * w
+                    if j == 1:
+                        self.joined = True
+                dst[i] = _clip(f)
         else:
             memset(dst, 0, m * sizeof(int16_t))
         self.flags |= F_CONCEAL
@@ -811,6 +886,8 @@ cdef class JitterBuffer:
                             alaw_decode(src, self.hist + self.hist_end, m)
                         else:
                             ulaw_decode(src, self.hist + self.hist_end, m)
+                        if self.plc_active and self.joined:
+                            self.plc_active = False       # two-sided interpolation already joined
                         if self.plc_active:
                             self.plc_active = False
                             self.end_len = self.L + 32 * self.r8 * ((self.ck + 80 * self.r8 - 1) // (80 * self.r8) - 1)
@@ -826,7 +903,7 @@ cdef class JitterBuffer:
                     else:
                         m = <int>(sl.ts - self.play_ts) if sl.ts - self.play_ts < n else n
                         if self.lost_flag:
-                            self._conceal(m)
+                            self._conceal(m, sl, sl.ts - self.play_ts)
                         else:
                             self.in_pause = True     # timestamp jump without loss: DTX
                             self._fill_silence(m)
@@ -839,13 +916,15 @@ cdef class JitterBuffer:
                     sl = &self.slots[nxt & self.mask]
                     if sl.ts - self.play_ts < m:
                         m = <int>(sl.ts - self.play_ts)
-                self._conceal(m)
+                    self._conceal(m, sl if sl.state == SLOT_MEDIA else NULL, sl.ts - self.play_ts)
+                else:
+                    self._conceal(m, NULL, 0)
             elif self.in_pause:
                 m = n
                 self._fill_silence(m)
             else:
                 m = n
-                self._conceal(m)
+                self._conceal(m, NULL, 0)
             self.play_ts += m
             self.hist_end += m
             n -= m
