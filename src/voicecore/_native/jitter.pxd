@@ -136,6 +136,7 @@ cdef class JitterBuffer:
     cdef double _noise(self) noexcept nogil
     cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil
     cdef void _fill_silence(self, int m) noexcept nogil
+    cdef bint _quiet(self) noexcept nogil
     cdef void _end_ola(self, int16_t* dst, int m) noexcept nogil
     cdef int64_t _advance(self) noexcept nogil
     cdef void _produce(self, int n) noexcept nogil

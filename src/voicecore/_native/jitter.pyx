@@ -85,9 +85,11 @@ cdef int MAX_MISORDER = 100
 cdef int JUMP_CHECK = 8           # forward gaps above this must have a consistent timestamp
 cdef int MAX_DATAGRAM = 1500
 cdef int64_t PROBATION_NS = 1000000000
+cdef int64_t CAND_PRIORITY_NS = 100000000
 cdef int64_t WINDOW_NS = 2000000000
-cdef double FORGET = 0.98          # per-packet forgetting of the delay histogram
-cdef double QUANTILE = 0.99
+cdef double FORGET = 0.985          # per-packet forgetting of the delay histogram
+cdef double QUANTILE = 0.98
+cdef int MARGIN_MS = 5
 
 RESULT_OK = R_OK
 RESULT_HELD = R_HELD
@@ -295,6 +297,10 @@ cdef class JitterBuffer:
         memset(&self.st, 0, sizeof(JStats))
         self.hist_end = self.hist_keep
         self.hw = 1.0
+        # prior: one forgetting-window's worth of "no extra delay", so a single
+        # outlier early in the call does not move the quantile
+        self.hgram[0] = 1.0 / (1.0 - FORGET)
+        self.htotal = self.hgram[0]
         self.tmin_cur = 1e300
         self.tmin_prev = 1e300
         self.in_pause = True
@@ -378,7 +384,7 @@ cdef class JitterBuffer:
                 if acc >= q:
                     break
                 b += 1
-            b = (b + 1) * self.rate // 1000
+            b = (b + 1 + MARGIN_MS) * self.rate // 1000
             if b < self.min_delay:
                 b = self.min_delay
             if b > self.max_delay:
@@ -574,6 +580,14 @@ cdef class JitterBuffer:
             self._accept(ext, self.cand_seq, self.cand_ts, self.cand_marker >> 4, self.cand_pt,
                          self.cand_pay, self.cand_len, self.cand_arrival)
             return self._accept(ext + 1, seq, ts, kind, codec, p, plen, now)
+        if self.cand_valid and ssrc != self.cand_ssrc and now - self.cand_arrival < CAND_PRIORITY_NS:
+            # another source is already on probation: first come keeps priority
+            # briefly, so two interleaved SSRCs cannot keep resetting each other
+            if self.have_stream and ssrc == self.ssrc:
+                self.st.discarded += 1
+                return R_DISCARDED
+            self.st.foreign_ssrc += 1
+            return R_FOREIGN_SSRC
         # not (yet) acceptable: hold it as the new probation candidate
         if self.cand_valid:
             if self.have_stream and self.cand_ssrc != self.ssrc:
@@ -802,6 +816,16 @@ cdef class JitterBuffer:
             memset(dst, 0, m * sizeof(int16_t))
             self.flags |= F_SILENCE
 
+    cdef bint _quiet(self) noexcept nogil:
+        """Was the last 10 ms of playout below about -50 dBFS (mean |x| < 100)?"""
+        cdef int i, n = 80 * self.r8
+        cdef int64_t acc = 0
+        cdef int v
+        for i in range(n):
+            v = self.hist[self.hist_end - n + i]
+            acc += v if v >= 0 else -v
+        return acc < 100 * n
+
     cdef void _end_ola(self, int16_t* dst, int m) noexcept nogil:
         """Overlap-add the continued concealment into the first real samples."""
         cdef int i, k
@@ -919,8 +943,11 @@ cdef class JitterBuffer:
                     self._conceal(m, sl if sl.state == SLOT_MEDIA else NULL, sl.ts - self.play_ts)
                 else:
                     self._conceal(m, NULL, 0)
-            elif self.in_pause:
+            elif self.in_pause or (not self.plc_active and self._quiet()):
+                # Nothing buffered: a DTX pause (the sender went quiet, as VAD
+                # hangover does) or, after loud audio, probably loss.
                 m = n
+                self.in_pause = True
                 self._fill_silence(m)
             else:
                 m = n
@@ -939,6 +966,12 @@ cdef class JitterBuffer:
         if self.dt_active:
             self._dtmf_timeout(now)
         self.st.frames_out += 1
+        if self.cand_valid and now - self.cand_arrival > PROBATION_NS:
+            self.cand_valid = False          # probation expired: the held packet is dropped
+            if self.have_stream and self.cand_ssrc != self.ssrc:
+                self.st.foreign_ssrc += 1
+            else:
+                self.st.discarded += 1
         if not self.have_stream:
             memset(out, 0, F * sizeof(int16_t))
             self.st.silence_frames += 1
@@ -957,7 +990,7 @@ cdef class JitterBuffer:
                 self.adjusting = 0
                 if self.read_seq <= self.max_ext:
                     sl = &self.slots[self.read_seq & self.mask]
-                    if sl.seq == self.read_seq and sl.state == SLOT_MEDIA and sl.ts > self.play_ts:
+                    if sl.seq == self.read_seq and sl.state == SLOT_MEDIA and sl.ts >= self.play_ts:
                         tgt = llround(ideal)
                         self.play_ts = tgt if tgt < sl.ts else sl.ts
                 else:

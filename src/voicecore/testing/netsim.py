@@ -208,6 +208,22 @@ class Sender:
             done += n
         return out
 
+    def silence(self, ms: int) -> list[Packet]:
+        """Send ``ms`` of digital silence (mu-law 0xFF), e.g. a VAD hangover
+        at the end of a talkspurt or call."""
+        out = []
+        per = self.rate * self.ptime_ms // 1000
+        total = self.rate * ms // 1000
+        done = 0
+        while done < total:
+            n = min(per, total - done)
+            out.append(self._emit(b"\xff" * n, self.pt, "audio", n, marker=self._marker, send_after=n))
+            self._marker = False
+            self.ts = (self.ts + n) & 0xFFFFFFFF
+            self.elapsed += n
+            done += n
+        return out
+
     def pause(self, ms: int, *, cn_level: int | None = None) -> list[Packet]:
         """A DTX pause: the timestamp advances by ``ms`` without audio packets;
         with ``cn_level`` one RFC 3389 packet (level -dBov) starts the pause."""
