@@ -89,7 +89,7 @@ cdef class JitterBuffer:
     cdef double tmin_cur, tmin_prev
     cdef int64_t win_start
     cdef double hw, htotal
-    cdef int target, hcount
+    cdef int target, hcount, pkt_ns
     cdef double cur_delay
     # playout
     cdef bint started, in_pause, lost_flag, cn_pause

@@ -385,6 +385,9 @@ cdef class JitterBuffer:
                     break
                 b += 1
             b = (b + 1 + MARGIN_MS) * self.rate // 1000
+            if self.pkt_ns < self.frame:
+                # a frame needs several packets: the last one is due earlier
+                b += self.frame - self.pkt_ns
             if b < self.min_delay:
                 b = self.min_delay
             if b > self.max_delay:
@@ -654,6 +657,8 @@ cdef class JitterBuffer:
             self.st.reordered += 1
         self.last_accept_ns = now
         if kind == KIND_MEDIA:
+            if plen > 0:
+                self.pkt_ns = plen
             self._timing(ext_ts, now)
             if ext_ts >= self.max_media_ts:
                 self.max_media_ts = ext_ts
