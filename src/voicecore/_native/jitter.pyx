@@ -90,6 +90,8 @@ cdef int64_t WINDOW_NS = 2000000000
 cdef double FORGET = 0.985          # per-packet forgetting of the delay histogram
 cdef double QUANTILE = 0.98
 cdef int MARGIN_MS = 5
+QUIET_MEAN_ABS = 100
+cdef int QUIET_MEAN_ABS_C = 100
 
 RESULT_OK = R_OK
 RESULT_HELD = R_HELD
@@ -829,7 +831,7 @@ cdef class JitterBuffer:
         for i in range(n):
             v = self.hist[self.hist_end - n + i]
             acc += v if v >= 0 else -v
-        return acc < 100 * n
+        return acc < QUIET_MEAN_ABS_C * n
 
     cdef void _end_ola(self, int16_t* dst, int m) noexcept nogil:
         """Overlap-add the continued concealment into the first real samples."""
@@ -949,10 +951,11 @@ cdef class JitterBuffer:
                 else:
                     self._conceal(m, NULL, 0)
             elif self.in_pause or (not self.plc_active and self._quiet()):
-                # Nothing buffered: a DTX pause (the sender went quiet, as VAD
-                # hangover does) or, after loud audio, probably loss.
+                # Nothing buffered after quiet audio: most likely a DTX pause
+                # (VAD hangover), so silence rather than concealment; after loud
+                # audio it is probably loss. The pause is confirmed (and the
+                # delay re-evaluated) when the next talkspurt arrives.
                 m = n
-                self.in_pause = True
                 self._fill_silence(m)
             else:
                 m = n
@@ -1108,3 +1111,9 @@ cdef class JitterBuffer:
         d["target_delay_ms"] = self.target * 1000.0 / self.rate
         d["current_delay_ms"] = self.cur_delay * 1000.0 / self.rate
         return d
+
+
+def _set_quiet_threshold(int v):
+    """Testing hook: mean |x| below which a drained buffer counts as a pause."""
+    global QUIET_MEAN_ABS_C
+    QUIET_MEAN_ABS_C = v
