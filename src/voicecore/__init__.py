@@ -1,3 +1,115 @@
-"""voicecore: RoomKit's voice provider layer with a native (Cython) media path."""
+"""voicecore: RoomKit's voice provider layer with a native (Cython) media path.
+
+The public names below are drop-in compatible with ``roomkit.voice`` (roomkit
+0.109): same names, module paths, signatures and behaviour. Importing
+voicecore loads no native extension and no optional dependency.
+"""
+
+from voicecore.audio_frame import AudioFrame
+from voicecore.backends.base import (
+    AudioPlayedCallback,
+    AudioReceivedCallback,
+    DTMFReceivedCallback,
+    PlaybackErrors,
+    SessionReadyCallback,
+    SpeakerChangeCallback,
+    TransportDisconnectCallback,
+    VoiceBackend,
+)
+from voicecore.backends.mock import MockVoiceBackend, MockVoiceCall
+from voicecore.base import (
+    AudioChunk,
+    AudioContent,
+    BargeInCallback,
+    PartialTranscriptionCallback,
+    SpeakerSegment,
+    SpeechEndCallback,
+    SpeechStartCallback,
+    TranscriptionResult,
+    VADAudioLevelCallback,
+    VADSilenceCallback,
+    VoiceCapability,
+    VoiceSession,
+    VoiceSessionEndedError,
+    VoiceSessionState,
+    speaker_label,
+)
+from voicecore.events import (
+    AudioLevelEvent,
+    BackchannelEvent,
+    BargeInEvent,
+    BridgeAudioEvent,
+    DTMFDetectedEvent,
+    DTMFEvent,
+    PartialTranscriptionEvent,
+    RecordingStartedEvent,
+    RecordingStoppedEvent,
+    SpeakerChangeEvent,
+    TranscriptionEvent,
+    TTSCancelledEvent,
+    TurnCompleteEvent,
+    TurnIncompleteEvent,
+    VADAudioLevelEvent,
+    VADSilenceEvent,
+)
+from voicecore.stt.base import STTProvider
+from voicecore.stt.mock import MockSTTProvider
+from voicecore.tts.base import TTSProvider
+from voicecore.tts.mock import MockTTSProvider
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # Base types
+    "AudioChunk",
+    "AudioContent",
+    "AudioFrame",
+    "SpeakerSegment",
+    "TranscriptionResult",
+    "VoiceCapability",
+    "VoiceSession",
+    "VoiceSessionEndedError",
+    "VoiceSessionState",
+    "speaker_label",
+    # Backends
+    "MockVoiceBackend",
+    "MockVoiceCall",
+    "PlaybackErrors",
+    "VoiceBackend",
+    # Providers
+    "MockSTTProvider",
+    "MockTTSProvider",
+    "STTProvider",
+    "TTSProvider",
+    # Events
+    "AudioLevelEvent",
+    "BackchannelEvent",
+    "BargeInEvent",
+    "BridgeAudioEvent",
+    "DTMFDetectedEvent",
+    "DTMFEvent",
+    "PartialTranscriptionEvent",
+    "RecordingStartedEvent",
+    "RecordingStoppedEvent",
+    "SpeakerChangeEvent",
+    "TTSCancelledEvent",
+    "TranscriptionEvent",
+    "TurnCompleteEvent",
+    "TurnIncompleteEvent",
+    "VADAudioLevelEvent",
+    "VADSilenceEvent",
+    # Callback types
+    "AudioPlayedCallback",
+    "AudioReceivedCallback",
+    "BargeInCallback",
+    "DTMFReceivedCallback",
+    "PartialTranscriptionCallback",
+    "SessionReadyCallback",
+    "SpeakerChangeCallback",
+    "SpeechEndCallback",
+    "SpeechStartCallback",
+    "TransportDisconnectCallback",
+    "VADAudioLevelCallback",
+    "VADSilenceCallback",
+]

@@ -10,6 +10,8 @@ where dropping the GIL costs less than the work; see ``GIL_THRESHOLD``).
 Encoding uses lookup tables built once at import from the g711.c algorithm:
 16,384 entries for mu-law (audioop feeds the encoder ``sample >> 2``) and 8,192
 for A-law (``sample >> 3``), so encode is one shift and one load per sample.
+Decoding uses branch-free 16-bit arithmetic compiled for AVX2 and chosen at
+run time on x86-64 CPUs that have it (``vc_g711.h``), else a 256-entry table.
 
 The ITU-T G.191 reference mu-law encoder differs from Sun g711.c (and so from
 audioop) on 508 negative inputs, each at a segment boundary where the two round
@@ -19,6 +21,21 @@ from libc.stdint cimport int16_t, uint8_t, int32_t
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
 from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
+
+cdef extern from "vc_g711.h" nogil:
+    int vc_g711_have_simd() noexcept
+    void vc_ulaw_decode_simd(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept
+    void vc_alaw_decode_simd(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept
+    int16_t vc_ulaw_decode1(uint8_t code) noexcept
+    int16_t vc_alaw_decode1(uint8_t code) noexcept
+
+# Decode with the AVX2 build of the branch-free kernels where the CPU has it
+# (x86-64), otherwise with the 256-entry table. Set once at import.
+# VOICECORE_G711_KERNEL=table forces the portable kernel (tests use it).
+import os as _os
+cdef bint _simd = vc_g711_have_simd() and _os.environ.get("VOICECORE_G711_KERNEL", "") != "table"
+#: Which decode kernel this process uses: "avx2" or "table".
+DECODE_KERNEL = "avx2" if _simd else "table"
 
 #: Below this many samples the GIL is kept: the loop is shorter than a
 #: release/re-acquire (numpy follows the same rule, NPY_BEGIN_THREADS_THRESHOLDED).
@@ -134,13 +151,19 @@ cdef void alaw_encode(const int16_t* src, uint8_t* dst, Py_ssize_t n) noexcept n
 
 cdef void ulaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = _ulaw_dec[src[i]]
+    if _simd:
+        vc_ulaw_decode_simd(src, dst, n)
+    else:
+        for i in range(n):
+            dst[i] = _ulaw_dec[src[i]]
 
 cdef void alaw_decode(const uint8_t* src, int16_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        dst[i] = _alaw_dec[src[i]]
+    if _simd:
+        vc_alaw_decode_simd(src, dst, n)
+    else:
+        for i in range(n):
+            dst[i] = _alaw_dec[src[i]]
 
 cdef void ulaw_to_alaw(const uint8_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
@@ -257,40 +280,40 @@ cdef object _map(object data, object out, map_fn fn, const char* what):
         release(&src)
 
 
-def ulaw_encode_bytes(pcm, out=None):
+def lin2ulaw(pcm, out=None):
     """Encode s16le mono PCM to mu-law: one byte per sample.
 
     ``pcm``: bytes-like s16le or an int16 array (even byte count, else
     ValueError). ``out``: optional writable buffer of at least ``len(pcm)//2``
     bytes; when given it is filled and returned, nothing is allocated.
     """
-    return _encode(pcm, out, ulaw_encode, b"ulaw_encode")
+    return _encode(pcm, out, ulaw_encode, b"lin2ulaw")
 
 
-def alaw_encode_bytes(pcm, out=None):
-    """Encode s16le mono PCM to A-law: one byte per sample. See ``ulaw_encode_bytes``."""
-    return _encode(pcm, out, alaw_encode, b"alaw_encode")
+def lin2alaw(pcm, out=None):
+    """Encode s16le mono PCM to A-law: one byte per sample. See ``lin2ulaw``."""
+    return _encode(pcm, out, alaw_encode, b"lin2alaw")
 
 
-def ulaw_decode_bytes(data, out=None):
+def ulaw2lin(data, out=None):
     """Decode mu-law bytes to s16le mono PCM (two bytes per code).
 
     ``out``: optional writable buffer of at least ``2*len(data)`` bytes (for
     example an int16 numpy array); filled and returned.
     """
-    return _decode(data, out, ulaw_decode, b"ulaw_decode")
+    return _decode(data, out, ulaw_decode, b"ulaw2lin")
 
 
-def alaw_decode_bytes(data, out=None):
-    """Decode A-law bytes to s16le mono PCM. See ``ulaw_decode_bytes``."""
-    return _decode(data, out, alaw_decode, b"alaw_decode")
+def alaw2lin(data, out=None):
+    """Decode A-law bytes to s16le mono PCM. See ``ulaw2lin``."""
+    return _decode(data, out, alaw_decode, b"alaw2lin")
 
 
-def ulaw_to_alaw_bytes(data, out=None):
+def ulaw2alaw(data, out=None):
     """Transcode mu-law to A-law code by code: ``alaw_encode(ulaw_decode(x))``."""
-    return _map(data, out, ulaw_to_alaw, b"ulaw_to_alaw")
+    return _map(data, out, ulaw_to_alaw, b"ulaw2alaw")
 
 
-def alaw_to_ulaw_bytes(data, out=None):
+def alaw2ulaw(data, out=None):
     """Transcode A-law to mu-law code by code: ``ulaw_encode(alaw_decode(x))``."""
-    return _map(data, out, alaw_to_ulaw, b"alaw_to_ulaw")
+    return _map(data, out, alaw_to_ulaw, b"alaw2ulaw")

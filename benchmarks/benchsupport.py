@@ -1,0 +1,36 @@
+"""Benchmark helpers shared by every benchmark module.
+
+Each benchmark is parametrized over voicecore and its peers in one group, so
+the pytest-benchmark table shows same-run ratios. With --benchmark-disable
+(the default in pyproject) each runs once as a plain test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import pytest
+
+
+def optional(module: str):
+    """Import a peer, or None when it is not installed (the param is skipped)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def audioop_module():
+    if sys.version_info >= (3, 13):
+        return optional("audioop")  # audioop-lts
+    return optional("audioop")
+
+
+def need(mod, name: str):
+    if mod is None:
+        pytest.skip(f"{name} not installed")
+    return mod

@@ -1,0 +1,186 @@
+"""FrameQueue: drop-oldest, metadata, wake-ups only on empty -> non-empty
+transitions (counted), the asyncio add_reader path, and the native queue
+against the lock-based reference."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import select
+
+import numpy as np
+import pytest
+from vc_support import _native_or_reference
+
+from voicecore._native import ring as native
+from voicecore._reference import ring as reference
+from voicecore.ring import FrameQueueReader
+
+impls = pytest.mark.parametrize("R", _native_or_reference("ring"))
+F = 160
+
+
+def frame(k: int) -> np.ndarray:
+    return ((np.arange(F) + 17 * k) % 3000 - 1500).astype(np.int16)
+
+
+def readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+@impls
+def test_fifo_with_metadata(R):
+    q = R.FrameQueue(8, F, wakeup=False)
+    for k in range(5):
+        assert q.push(frame(k), session_index=k, timestamp=2**40 + k, flags=k * 3) is False
+    assert len(q) == 5
+    out = np.zeros(F, np.int16)
+    for k in range(5):
+        assert q.pop_into(out) == (k, 2**40 + k, k * 3)
+        np.testing.assert_array_equal(out, frame(k))
+    assert q.pop_into(out) is None and q.pop() is None
+    q.push(frame(9).tobytes(), 2**32 - 1, 2**64 - 1, 2**32 - 1)
+    data, s, t, f = q.pop()
+    assert (data, s, t, f) == (frame(9).tobytes(), 2**32 - 1, 2**64 - 1, 2**32 - 1)
+
+
+@impls
+def test_overflow_drops_oldest_and_counts(R):
+    q = R.FrameQueue(4, F, wakeup=False)
+    dropped = [q.push(frame(k), timestamp=k) for k in range(10)]
+    assert dropped == [False] * 4 + [True] * 6
+    assert q.stats()["dropped"] == 6 and len(q) == 4
+    got = []
+    while (item := q.pop()) is not None:
+        got.append(item[2])
+        assert item[0] == frame(item[2]).tobytes()
+    assert got == [6, 7, 8, 9]  # the newest survive
+    s = q.stats()
+    assert (s["pushed"], s["popped"], s["dropped"]) == (10, 4, 6)
+
+
+@impls
+def test_wakeup_once_per_empty_to_nonempty_transition(R):
+    q = R.FrameQueue(64, F)
+    fd = q.fileno()
+    assert not readable(fd)
+    for k in range(50):  # consumer behind: one signal, not fifty
+        q.push(frame(k))
+    assert q.wakeups == 1 and readable(fd)
+    assert q.clear_wakeup() == 1
+    assert not readable(fd)
+    for _ in range(30):  # draining part of the queue arms nothing
+        assert q.pop() is not None
+    q.push(frame(0))
+    assert q.wakeups == 1 and not readable(fd)
+    while q.pop() is not None:  # drained: the empty pop arms the wake-up
+        pass
+    q.push(frame(1))
+    q.push(frame(2))
+    assert q.wakeups == 2 and readable(fd)
+    assert q.clear_wakeup() == 1
+    # overflow while the consumer sleeps: still a single signal
+    while q.pop() is not None:
+        pass
+    for k in range(500):
+        q.push(frame(k))
+    assert q.wakeups == 3 and q.stats()["dropped"] == 500 - 64
+    q.close()
+    with pytest.raises(ValueError, match="wake-up fd"):
+        q.fileno()
+    q.close()  # idempotent
+
+
+@impls
+def test_bad_input(R):
+    with pytest.raises(ValueError, match="power of two"):
+        R.FrameQueue(6, F)
+    with pytest.raises(ValueError, match="power of two"):
+        R.FrameQueue(0, F)
+    with pytest.raises(ValueError, match="frame_samples"):
+        R.FrameQueue(8, 0)
+    q = R.FrameQueue(8, F, wakeup=False)
+    with pytest.raises(ValueError, match="exactly 160 samples"):
+        q.push(np.zeros(F - 1, np.int16))
+    with pytest.raises(TypeError, match="format"):
+        q.push(np.zeros(F, np.float32))
+    with pytest.raises(ValueError, match="even byte count"):
+        q.push(b"\x00" * 3)
+    with pytest.raises(OverflowError):
+        q.push(frame(0), session_index=-1)
+    with pytest.raises(OverflowError):
+        q.push(frame(0), timestamp=2**64)
+    with pytest.raises(ValueError, match="exactly 160 samples"):
+        q.pop_into(np.zeros(F * 2, np.int16))
+    with pytest.raises(TypeError, match="int16"):
+        q.pop_into(np.zeros(F, np.float32))
+    with pytest.raises(ValueError, match="wake-up fd"):
+        q.fileno()
+
+
+@impls
+async def test_asyncio_reader_delivers_every_frame_with_few_wakeups(R):
+    """A producer thread pushes 200 frames in bursts; the loop drains them via
+    add_reader. Every frame arrives in order; a wake-up is sent only after the
+    consumer found the queue empty (each drain ends that way), never per frame."""
+    q = R.FrameQueue(256, F)
+    got: list[int] = []
+    done = asyncio.Event()
+
+    def on_frame(data: bytes, session: int, ts: int, flags: int) -> None:
+        assert data == frame(ts).tobytes() and session == 3
+        got.append(ts)
+        if ts == 199:
+            done.set()
+
+    reader = FrameQueueReader(q, on_frame)
+    reader.start()
+    loop = asyncio.get_running_loop()
+
+    def produce() -> None:
+        for burst in range(10):
+            for k in range(20):
+                q.push(frame(burst * 20 + k), session_index=3, timestamp=burst * 20 + k)
+
+    await loop.run_in_executor(None, produce)
+    await asyncio.wait_for(done.wait(), 5)
+    reader.stop()
+    assert got == list(range(200))
+    assert 1 <= q.wakeups <= reader.wakeups_handled + 1
+    assert q.wakeups < 200
+    assert reader.frames_delivered == 200
+    q.close()
+
+
+def test_native_matches_reference_random_ops():
+    rng = random.Random(5)
+    a = native.FrameQueue(8, F)
+    b = reference.FrameQueue(8, F)
+    oa, ob = np.zeros(F, np.int16), np.zeros(F, np.int16)
+    for i in range(3000):
+        if rng.random() < 0.55:
+            args = (frame(i), rng.randrange(2**32), rng.randrange(2**64), rng.randrange(2**32))
+            assert a.push(*args) == b.push(*args)
+        else:
+            ra, rb = a.pop_into(oa), b.pop_into(ob)
+            assert ra == rb
+            if ra is not None:
+                np.testing.assert_array_equal(oa, ob)
+        if rng.random() < 0.1:
+            assert a.clear_wakeup() == b.clear_wakeup()
+        assert len(a) == len(b)
+    assert a.stats() == b.stats()
+    assert a.wakeups > 10
+    a.close()
+    b.close()
+
+
+def test_pipe_fallback_is_what_non_linux_uses():
+    """The reference uses a plain pipe; the native queue an eventfd on Linux.
+    Both must be non-blocking and close-on-exec."""
+    q = native.FrameQueue(4, F)
+    fd = q.fileno()
+    assert os.get_blocking(fd) is False
+    assert os.get_inheritable(fd) is False
+    q.close()

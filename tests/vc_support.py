@@ -1,0 +1,22 @@
+"""Helpers shared by test modules (import as ``from vc_support import ...``)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import pytest
+
+
+def _native_or_reference(name: str):
+    """Both implementations of one component, for differential tests."""
+    return [
+        pytest.param(importlib.import_module(f"voicecore._native.{name}"), id="native"),
+        pytest.param(importlib.import_module(f"voicecore._reference.{name}"), id="reference"),
+    ]
+
+
+native_or_reference = _native_or_reference
+
+HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
+requires_roomkit = pytest.mark.skipif(not HAVE_ROOMKIT, reason="roomkit not installed (needs Python 3.12+)")
