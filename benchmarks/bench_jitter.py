@@ -134,4 +134,4 @@ def test_pesq_table(capsys):
         for model, row in table.items():
             print(f"{model:<20}" + "".join(f"{row[c][0]:>9.3f} / {row[c][1]:.2f}" for c in cols))
     assert table["random10"]["voicecore"][0] >= 3.0
-    assert table["gilbert10_burst3"]["voicecore"][0] >= table["gilbert10_burst3"]["frame_repeat"][0] - 0.05
+    assert table["gilbert10_burst3"]["voicecore"][0] >= table["gilbert10_burst3"]["frame_repeat"][0]

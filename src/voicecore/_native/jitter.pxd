@@ -102,6 +102,9 @@ cdef class JitterBuffer:
     # concealment (G.711 Appendix I style)
     cdef bint plc_active, joined
     cdef double plc_noise, noise_frac, voicing_min
+    cdef double lpc_a[11]
+    cdef double lpc_mem[11]
+    cdef double lpc_gain
     cdef int bl_max
     cdef int P, L, nper, pos, opos, oldR, xleft, xlen, ck, plen
     cdef int end_left, end_len
@@ -134,6 +137,8 @@ cdef class JitterBuffer:
     cdef void _plc_start(self) noexcept nogil
     cdef double _synth(self) noexcept nogil
     cdef double _noise(self) noexcept nogil
+    cdef double _shaped(self) noexcept nogil
+    cdef void _lpc(self, const int16_t* x) noexcept nogil
     cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil
     cdef void _fill_silence(self, int m) noexcept nogil
     cdef bint _quiet(self) noexcept nogil

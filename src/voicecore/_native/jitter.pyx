@@ -90,8 +90,7 @@ cdef int64_t WINDOW_NS = 2000000000
 cdef double FORGET = 0.985          # per-packet forgetting of the delay histogram
 cdef double QUANTILE = 0.98
 cdef int MARGIN_MS = 5
-QUIET_MEAN_ABS = 100
-cdef int QUIET_MEAN_ABS_C = 100
+cdef int QUIET_MEAN_ABS_C = 100    # mean |x| of the last 10 ms below which a drained buffer is a pause
 
 RESULT_OK = R_OK
 RESULT_HELD = R_HELD
@@ -711,6 +710,7 @@ cdef class JitterBuffer:
         for i in range(160 * self.r8):
             acc += <double>x[i - 160 * self.r8] * x[i - 160 * self.r8]
         self.plc_noise = sqrt(acc / (160 * self.r8)) * self.noise_frac
+        self._lpc(x)
         memcpy(self.pbuf, x - self.plen, self.plen * sizeof(int16_t))
         self.P = P
         self.L = L
@@ -728,7 +728,7 @@ cdef class JitterBuffer:
         cdef double v, vo, w
         if self.ck >= self.fade_end:
             self.ck += 1
-            return self._noise() * self.plc_noise
+            return self._shaped() * self.plc_noise
         R = self.nper * self.P
         v = self.pbuf[self.plen - R + self.pos]
         self.pos += 1
@@ -744,7 +744,7 @@ cdef class JitterBuffer:
             self.xleft -= 1
         if self.ck >= self.fade_start:
             w = 1.0 - <double>(self.ck - self.fade_start) / (self.fade_end - self.fade_start)
-            v = v * w + self._noise() * self.plc_noise * (1.0 - w)
+            v = v * w + self._shaped() * self.plc_noise * (1.0 - w)
         self.ck += 1
         if (self.ck == 80 * r8 or self.ck == 160 * r8) and self.nper < 3:
             self.oldR = R
@@ -754,12 +754,68 @@ cdef class JitterBuffer:
             self.xlen = self.L
         return v
 
+    cdef void _lpc(self, const int16_t* x) noexcept nogil:
+        """Order-10 LPC of the last 20 ms (Levinson-Durbin), so the noise floor
+        that follows a faded concealment has the spectral envelope of the
+        speech before the loss."""
+        cdef int W = 160 * self.r8, i, k, j
+        cdef double r[11]
+        cdef double a[11]
+        cdef double tmp[11]
+        cdef double err, acc, refl, g
+        for k in range(11):
+            acc = 0.0
+            for i in range(k, W):
+                acc += <double>x[i - W] * x[i - W - k]
+            r[k] = acc
+        for k in range(11):
+            a[k] = 0.0
+            self.lpc_mem[k] = 0.0
+        self.lpc_gain = 0.0
+        if r[0] <= 0.0:
+            return
+        r[0] *= 1.0001
+        a[0] = 1.0
+        err = r[0]
+        for i in range(1, 11):
+            acc = r[i]
+            for j in range(1, i):
+                acc += a[j] * r[i - j]
+            refl = -acc / err
+            for j in range(i):
+                tmp[j] = a[j]
+            for j in range(1, i):
+                a[j] = tmp[j] + refl * tmp[i - j]
+            a[i] = refl
+            err *= (1.0 - refl * refl)
+            if err <= 0.0:
+                return
+        for k in range(11):
+            self.lpc_a[k] = a[k]
+        # white noise of unit RMS through 1/A(z) then has the history's RMS
+        g = sqrt(err / W) / sqrt(r[0] / W)
+        self.lpc_gain = g
+
     cdef double _noise(self) noexcept nogil:
         """Uniform white noise with unit RMS (xorshift32)."""
         self.rng ^= self.rng << 13
         self.rng ^= self.rng >> 17
         self.rng ^= self.rng << 5
         return (<double>self.rng / 2147483648.0 - 1.0) * 1.7320508
+
+    cdef double _shaped(self) noexcept nogil:
+        """Unit-RMS noise with the LPC envelope of the speech before the loss."""
+        cdef double y
+        cdef int k
+        if self.lpc_gain <= 0.0:
+            return self._noise()
+        y = self._noise() * self.lpc_gain
+        for k in range(1, 11):
+            y -= self.lpc_a[k] * self.lpc_mem[k - 1]
+        for k in range(9, 0, -1):
+            self.lpc_mem[k] = self.lpc_mem[k - 1]
+        self.lpc_mem[0] = y
+        return y
 
     cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil:
         """Synthesise ``m`` samples for missing audio. When the packet after the
@@ -1112,8 +1168,3 @@ cdef class JitterBuffer:
         d["current_delay_ms"] = self.cur_delay * 1000.0 / self.rate
         return d
 
-
-def _set_quiet_threshold(int v):
-    """Testing hook: mean |x| below which a drained buffer counts as a pause."""
-    global QUIET_MEAN_ABS_C
-    QUIET_MEAN_ABS_C = v

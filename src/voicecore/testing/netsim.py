@@ -78,14 +78,14 @@ def ulaw_encode(pcm: np.ndarray) -> bytes:
     """s16 -> G.711 mu-law (voicecore's native codec, bit-exact with audioop)."""
     from voicecore._native import g711
 
-    return g711.ulaw_encode_bytes(np.ascontiguousarray(pcm, dtype=np.int16))
+    return g711.lin2ulaw(np.ascontiguousarray(pcm, dtype=np.int16))
 
 
 def ulaw_decode(data: bytes) -> np.ndarray:
     """G.711 mu-law -> s16 numpy array."""
     from voicecore._native import g711
 
-    return np.frombuffer(g711.ulaw_decode_bytes(data), dtype=np.int16)
+    return np.frombuffer(g711.ulaw2lin(data), dtype=np.int16)
 
 
 def speech_like(n: int, seed: int = 0, rate: int = 8000) -> np.ndarray:
