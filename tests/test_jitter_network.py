@@ -119,6 +119,13 @@ def test_20_deep_reordering_10ms_ptime():
     s.talk(20000)
     s.silence(200)
     arr = ns.deliver(s.packets, base_delay_ms=40, reorder=0.30, reorder_delay_ms=(25, 45), seed=8)
+    depth, top = 0, None
+    for a in arr:
+        q = a.packet.seq
+        if top is None or ((q - top) & 0xFFFF) < 0x8000:
+            top = q
+        depth = max(depth, (top - q) & 0xFFFF)
+    assert depth >= 4                         # reordered up to 4+ packets deep
     jb, r = play(s, arr, min_delay_ms=20)
     at2s = r.trace[100][1]
     end = jb.stats()
