@@ -36,7 +36,7 @@ def _traffic():
                      reorder_delay_ms=(10, 30))
     # one event list on one clock: (time, datagram) for arrivals, (time, None) for pulls
     ev = [(a.arrival_ns, a.data) for a in arr]
-    ev += [(s.start_ns + k * 20_000_000, None) for k in range(DURATION_MS // 20 + 10)]
+    ev += [(s.start_ns + k * 20_000_000, None) for k in range(DURATION_MS // 20)]
     ev.sort(key=lambda e: (e[0], e[1] is None))
     return ev, len(arr)
 

@@ -54,6 +54,8 @@ cdef class JitterBuffer:
     cdef int16_t* pbuf           # pitch buffer copied at the start of an erasure
     cdef double* hgram           # relative-delay histogram (1 ms bins)
     cdef uint8_t* cand_pay       # payload of the packet on probation
+    cdef double* fbuf            # one pitch period of the packet after a gap (two-sided blend)
+    cdef int16_t* lpcsrc         # the 20 ms before an erasure, for the lazily computed LPC
     cdef JStats st
     # configuration
     cdef int rate, frame, r8, capacity, mask, max_payload, dl
@@ -105,6 +107,7 @@ cdef class JitterBuffer:
     cdef double lpc_a[11]
     cdef double lpc_mem[11]
     cdef double lpc_gain
+    cdef bint lpc_ready
     cdef int bl_max
     cdef int P, L, nper, pos, opos, oldR, xleft, xlen, ck, plen
     cdef int end_left, end_len
