@@ -131,9 +131,9 @@ def test_3_oversize_dropped():
     assert jb.push(ns.rtp_packet(102, 8320, SSRC, 0, bytes(1488)), T0 + 40_000_000) == PushResult.OK
 
 
-def test_3_payload_over_200ms_dropped_at_16k():
-    # at 16 kHz 200 ms is 3200 bytes, so the datagram limit bites first; at 8 kHz
-    # the datagram limit (1488-byte payload = 186 ms) is below 200 ms as well.
+def test_3_200ms_payload_dropped():
+    # 200 ms of G.711 is 1600 bytes: at 8 kHz the 1500-byte datagram limit
+    # (1488-byte payload = 186 ms) bites first.
     jb = started(clock_rate=8000)
     assert jb.push(ns.rtp_packet(102, 8320, SSRC, 0, bytes(1600)), T0) == PushResult.OVERSIZE
 
@@ -390,16 +390,23 @@ def test_15_quiet_end_of_talkspurt_without_cn():
 
 
 def test_15_delay_target_reevaluated_at_talkspurt():
-    # jitter appears during the second talkspurt: the new delay is applied in
-    # the pause (no time-scaling inside the third talkspurt start)
+    """Jitter during talkspurts: each new talkspurt starts exactly at the
+    current target delay (the pause absorbs the change, no time-scaling needed)."""
     s = ns.Sender()
-    s.talk(2000)
-    s.pause(500)
-    s.talk(2000)
+    for _ in range(4):
+        s.talk(2000)
+        s.silence(60)
+        s.pause(500)
     s.silence(120)
-    arr = ns.deliver(s.packets, base_delay_ms=40, jitter_ms=30, seed=5)
+    arr = ns.deliver(s.packets, base_delay_ms=40, jitter_ms=25, seed=5)
     jb, r = play(s, arr, min_delay_ms=20)
-    assert jb.stats()["target_delay_ms"] > 40
+    starts = [i for i in range(1, len(r.kinds)) if r.kinds[i] == FrameKind.AUDIO and r.kinds[i - 1] == FrameKind.SILENCE]
+    assert len(starts) == 5          # 4 talkspurts + the closing silence packets
+    for i in starts[1:]:
+        st = r.trace[i][1]
+        assert abs(st["current_delay_ms"] - st["target_delay_ms"]) <= 1.0, (i, st)
+    assert r.trace[starts[-1]][1]["target_delay_ms"] > 40
+    assert jb.stats()["lost"] == jb.stats()["late"]     # only packets past their deadline
 
 
 # ---------------------------------------------------------------- 16
