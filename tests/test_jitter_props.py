@@ -113,3 +113,45 @@ def test_flood_bounded_memory():
     assert np.array_equal(res.pcm, ref.pcm)
     st_ = jb.stats()
     assert st_["received"] == len(arr)
+
+
+# ---------------------------------------------------------------- differential: parser vs Python oracle
+from voicecore._reference import jitter as ref_jitter  # noqa: E402
+
+_rtp_like = st.builds(
+    lambda b0, b1, rest, tail: bytes([b0, b1]) + rest + tail,
+    st.one_of(st.integers(0, 255), st.sampled_from([0x80, 0x81, 0x8F, 0x90, 0xA0, 0xB0, 0xBF])),
+    st.one_of(st.integers(0, 255), st.sampled_from([0, 8, 13, 101, 0x80, 0xE5, 18, 200])),
+    st.binary(min_size=0, max_size=30),
+    st.one_of(st.binary(max_size=64), st.binary(min_size=1480, max_size=1520)),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_rtp_like)
+def test_parser_matches_reference(d):
+    jb = JitterBuffer()
+    assert jb.parse_header(d) == ref_jitter.classify(d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_rtp_like, st.dictionaries(st.integers(0, 127), st.sampled_from(["pcmu", "pcma"]), max_size=4))
+def test_parser_matches_reference_custom_pts(d, pts):
+    pts = {k: v for k, v in pts.items() if k not in (101, 13)}
+    jb = JitterBuffer(payload_types=pts)
+    assert jb.parse_header(d) == ref_jitter.classify(d, payload_types=pts)
+
+
+def test_push_counts_match_parser():
+    """push() drops exactly what parse_header() rejects, under the right counter."""
+    names = {PushResult.MALFORMED: "malformed", PushResult.FOREIGN: "foreign",
+             PushResult.OVERSIZE: "oversize", PushResult.UNKNOWN_PT: "unknown_pt"}
+    jb = JitterBuffer()
+    want = dict.fromkeys(names.values(), 0)
+    for d in ns.hostile_datagrams(5, 3000):
+        code, _ = jb.parse_header(d)
+        if code in names:
+            want[names[code]] += 1
+        jb.push(d, 10**12)
+    got = jb.stats()
+    assert {k: got[k] for k in want} == want

@@ -17,9 +17,14 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping, NamedTuple
 
-from voicecore._impl import load
+import importlib
 
-_jitter = load("jitter")
+from voicecore._impl import NO_EXTENSIONS, load
+
+# The playout/concealment state machine has no pure-Python twin
+# (voicecore._reference.jitter only mirrors the stateless header checks), so
+# the native module is used even with VOICECORE_NO_EXTENSIONS=1.
+_jitter = importlib.import_module("voicecore._native.jitter") if NO_EXTENSIONS else load("jitter")
 JitterBuffer = _jitter.JitterBuffer
 
 __all__ = [

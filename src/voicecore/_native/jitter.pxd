@@ -17,6 +17,15 @@ cdef struct JSlot:
     uint8_t cn_level     # RFC 3389 noise level (-dBov) for CN slots
 
 
+cdef struct JHdr:
+    int off              # payload offset in the datagram
+    int plen             # payload length (padding removed)
+    int pt, marker, kind, codec
+    uint16_t seq
+    uint32_t ts
+    uint32_t ssrc
+
+
 cdef struct JStats:
     uint64_t received
     uint64_t duplicates
@@ -131,6 +140,7 @@ cdef class JitterBuffer:
     cdef void _dtmf_report(self, int code, int64_t dur, uint32_t ts) noexcept nogil
     cdef void _dtmf_timeout(self, int64_t now) noexcept nogil
     cdef void _dtmf(self, const uint8_t* p, uint32_t ts, int64_t now) noexcept nogil
+    cdef int _parse(self, const uint8_t* d, Py_ssize_t n, JHdr* h) noexcept nogil
     cdef bint _consistent(self, uint32_t ts, int64_t now) noexcept nogil
     cdef int _candidate(self, uint32_t ssrc, uint16_t seq, uint32_t ts, int marker, int kind,
                         int codec, const uint8_t* p, int plen, int64_t now) noexcept nogil

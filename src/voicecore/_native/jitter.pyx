@@ -481,79 +481,88 @@ cdef class JitterBuffer:
             self.dt_active = True
 
     # ------------------------------------------------------------ receive
-    cdef int push_c(self, const uint8_t* d, Py_ssize_t n, int64_t now) noexcept nogil:
-        cdef int b0, off, cc, pt, marker, plen, end, kind, codec, pad
-        cdef uint16_t seq
-        cdef uint32_t ts, ssrc, udelta
-        if self.dt_active:
-            self._dtmf_timeout(now)
+    cdef int _parse(self, const uint8_t* d, Py_ssize_t n, JHdr* h) noexcept nogil:
+        """Classify one datagram (RFC 7983 demultiplexing, RFC 3550 header
+        checks, negotiated payload types, size limits) without touching any
+        state. Returns R_OK with ``h`` filled, or the drop reason."""
+        cdef int b0, off, cc, pt, end, pad
         if n <= 0:
-            self.st.malformed += 1
             return R_MALFORMED
         b0 = d[0]
         if b0 < 4 or (b0 >= 20 and b0 < 80):
-            self.st.foreign += 1          # STUN, DTLS, TURN channel (RFC 7983)
-            return R_FOREIGN
+            return R_FOREIGN              # STUN, DTLS, TURN channel (RFC 7983)
         if n > MAX_DATAGRAM:
-            self.st.oversize += 1
             return R_OVERSIZE
         if n < 12 or (b0 >> 6) != 2:
-            self.st.malformed += 1
             return R_MALFORMED
         if d[1] >= 192 and d[1] <= 223:
-            self.st.foreign += 1          # RTCP on the RTP port (RFC 5761)
-            return R_FOREIGN
+            return R_FOREIGN              # RTCP on the RTP port (RFC 5761)
         cc = b0 & 15
         off = 12 + 4 * cc
         if off > n:
-            self.st.malformed += 1
             return R_MALFORMED
         if b0 & 0x10:
             if off + 4 > n:
-                self.st.malformed += 1
                 return R_MALFORMED
             off += 4 + 4 * ((d[off + 2] << 8) | d[off + 3])
             if off > n:
-                self.st.malformed += 1
                 return R_MALFORMED
         end = <int>n
         if b0 & 0x20:
             pad = d[n - 1]
             if pad == 0 or pad > end - off:
-                self.st.malformed += 1
                 return R_MALFORMED
             end -= pad
-        plen = end - off
+        h.off = off
+        h.plen = end - off
         pt = d[1] & 0x7F
-        marker = d[1] >> 7
-        codec = CODEC_NONE
+        h.pt = pt
+        h.marker = d[1] >> 7
+        h.codec = CODEC_NONE
         if pt == self.dtmf_pt:
-            kind = KIND_DTMF
+            h.kind = KIND_DTMF
         elif pt == self.cn_pt:
-            kind = KIND_CN
+            h.kind = KIND_CN
         else:
-            codec = self.codec_of_pt[pt]
-            if codec == CODEC_NONE:
-                self.st.unknown_pt += 1
+            h.codec = self.codec_of_pt[pt]
+            if h.codec == CODEC_NONE:
                 return R_UNKNOWN_PT
-            kind = KIND_MEDIA
-            if plen > self.max_payload:
-                self.st.oversize += 1
+            h.kind = KIND_MEDIA
+            if h.plen > self.max_payload:
                 return R_OVERSIZE
-        seq = (d[2] << 8) | d[3]
-        ts = (<uint32_t>d[4] << 24) | (<uint32_t>d[5] << 16) | (<uint32_t>d[6] << 8) | d[7]
-        ssrc = (<uint32_t>d[8] << 24) | (<uint32_t>d[9] << 16) | (<uint32_t>d[10] << 8) | d[11]
-        if self.have_stream and ssrc == self.ssrc:
-            udelta = <uint16_t>(seq - self.max_seq16)
+        h.seq = (d[2] << 8) | d[3]
+        h.ts = (<uint32_t>d[4] << 24) | (<uint32_t>d[5] << 16) | (<uint32_t>d[6] << 8) | d[7]
+        h.ssrc = (<uint32_t>d[8] << 24) | (<uint32_t>d[9] << 16) | (<uint32_t>d[10] << 8) | d[11]
+        return R_OK
+
+    cdef int push_c(self, const uint8_t* d, Py_ssize_t n, int64_t now) noexcept nogil:
+        cdef JHdr h
+        cdef uint32_t udelta
+        cdef int code
+        if self.dt_active:
+            self._dtmf_timeout(now)
+        code = self._parse(d, n, &h)
+        if code != R_OK:
+            if code == R_MALFORMED:
+                self.st.malformed += 1
+            elif code == R_FOREIGN:
+                self.st.foreign += 1
+            elif code == R_OVERSIZE:
+                self.st.oversize += 1
+            else:
+                self.st.unknown_pt += 1
+            return code
+        if self.have_stream and h.ssrc == self.ssrc:
+            udelta = <uint16_t>(h.seq - self.max_seq16)
             if udelta < <uint32_t>MAX_DROPOUT:
-                if udelta > <uint32_t>JUMP_CHECK and not self._consistent(ts, now):
-                    return self._candidate(ssrc, seq, ts, marker, kind, codec, d + off, plen, now)
-                return self._accept(self.max_ext + udelta, seq, ts, kind, codec, d + off, plen, now)
+                if udelta > <uint32_t>JUMP_CHECK and not self._consistent(h.ts, now):
+                    return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
+                return self._accept(self.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now)
             elif udelta <= <uint32_t>(65536 - MAX_MISORDER):
-                return self._candidate(ssrc, seq, ts, marker, kind, codec, d + off, plen, now)
-            return self._accept(self.max_ext - <int64_t>(65536 - udelta), seq, ts, kind, codec,
-                                d + off, plen, now)
-        return self._candidate(ssrc, seq, ts, marker, kind, codec, d + off, plen, now)
+                return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
+            return self._accept(self.max_ext - <int64_t>(65536 - udelta), h.seq, h.ts, h.kind, h.codec,
+                                d + h.off, h.plen, now)
+        return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
 
     cdef bint _consistent(self, uint32_t ts, int64_t now) noexcept nogil:
         """Is a forward sequence jump backed by a timestamp jump that matches the
@@ -1171,6 +1180,25 @@ cdef class JitterBuffer:
             return self.push_c(<const uint8_t*>b.buf, b.len, arrival_ns)
         finally:
             release(&b)
+
+    def parse_header(self, datagram) -> tuple:
+        """Classify ``datagram`` the way ``push`` does, without changing any
+        state: ``(result, fields)`` where ``fields`` is None or a dict with
+        seq, ts, ssrc, pt, marker, payload_offset, payload_len and kind
+        ('media', 'dtmf', 'cn'). For tests and diagnostics."""
+        cdef Buf b
+        cdef JHdr h
+        cdef int code
+        get_input(datagram, &b, KIND_BYTES, b"JitterBuffer.parse_header")
+        try:
+            code = self._parse(<const uint8_t*>b.buf, b.len, &h)
+        finally:
+            release(&b)
+        if code != R_OK:
+            return code, None
+        return code, {"seq": h.seq, "ts": h.ts, "ssrc": h.ssrc, "pt": h.pt, "marker": bool(h.marker),
+                      "payload_offset": h.off, "payload_len": h.plen,
+                      "kind": ("media", "dtmf", "cn")[h.kind]}
 
     def pull(self, int64_t now_ns):
         """Play out one frame at ``now_ns`` (the consumer's monotonic clock, ns).
