@@ -1,3 +1,4 @@
+# cython: freethreading_compatible=True
 """RTP jitter buffer with G.711 Appendix I style packet loss concealment.
 
 One :class:`JitterBuffer` receives the raw RTP datagrams of one call with their
@@ -25,6 +26,13 @@ not been played yet.
 
 Source-address filtering is *not* done here: the audio engine filters by
 address before calling ``push`` (it owns ``foreign_source``).
+
+Threads: the Python methods hold a per-object critical section (free-threaded
+builds) so one buffer shared between threads stays consistent; the ``cdef``
+API (``push_c``/``pull_c``) leaves serialisation to its caller (the engine's
+I/O thread owns the buffer). Per-call work is a few hundred ns, below the cost
+of releasing the GIL, so the Python methods keep it (as g711 does below its
+``GIL_THRESHOLD``).
 """
 cimport cython
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -1172,12 +1180,17 @@ cdef class JitterBuffer:
         datagram is counted in ``stats()`` and dropped. Returns a
         ``RESULT_*`` code (0 = stored)."""
         cdef Buf b
+        cdef int r
         if PyBytes_CheckExact(datagram):
-            return self.push_c(<const uint8_t*>PyBytes_AS_STRING(datagram),
-                               PyBytes_GET_SIZE(datagram), arrival_ns)
+            with cython.critical_section(self):
+                r = self.push_c(<const uint8_t*>PyBytes_AS_STRING(datagram),
+                                PyBytes_GET_SIZE(datagram), arrival_ns)
+            return r
         get_input(datagram, &b, KIND_BYTES, b"JitterBuffer.push")
         try:
-            return self.push_c(<const uint8_t*>b.buf, b.len, arrival_ns)
+            with cython.critical_section(self):
+                r = self.push_c(<const uint8_t*>b.buf, b.len, arrival_ns)
+            return r
         finally:
             release(&b)
 
@@ -1206,7 +1219,9 @@ cdef class JitterBuffer:
         Returns ``(pcm, kind)``: ``frame_samples`` samples of s16le mono bytes and
         one of FRAME_AUDIO, FRAME_CONCEALED, FRAME_SILENCE, FRAME_COMFORT_NOISE."""
         cdef object res = PyBytes_FromStringAndSize(NULL, self.frame * 2)
-        cdef int kind = self.pull_c(<int16_t*>PyBytes_AS_STRING(res), now_ns)
+        cdef int kind
+        with cython.critical_section(self):
+            kind = self.pull_c(<int16_t*>PyBytes_AS_STRING(res), now_ns)
         return res, kind
 
     def pull_into(self, out, int64_t now_ns) -> int:
@@ -1215,10 +1230,12 @@ cdef class JitterBuffer:
         cdef Buf b
         cdef int kind
         get_output(out, &b, self.frame * 2, b"JitterBuffer.pull_into")
-        kind = self.pull_c(<int16_t*>b.buf, now_ns)
+        with cython.critical_section(self):
+            kind = self.pull_c(<int16_t*>b.buf, now_ns)
         release(&b)
         return kind
 
+    @cython.critical_section
     def pop_dtmf(self) -> list:
         """Digits completed since the last call, oldest first, each reported once:
         a list of ``(digit, duration_samples, rtp_timestamp)``."""
@@ -1231,6 +1248,7 @@ cdef class JitterBuffer:
             self.dq_len -= 1
         return res
 
+    @cython.critical_section
     def stats(self) -> dict:
         """Counters (64-bit, monotonic) and the current delay figures (ms)."""
         cdef uint64_t* v = <uint64_t*>&self.st
