@@ -113,3 +113,34 @@ __all__ = [
     "VADAudioLevelCallback",
     "VADSilenceCallback",
 ]
+
+# Native-backed components, loaded on first use so that ``import voicecore``
+# stays light (no extension module is imported until one of these is touched).
+_LAZY = {
+    "G711Codec": "voicecore.codec",
+    "Resampler": "voicecore.resample",
+    "PolyphaseResamplerProvider": "voicecore.resample",
+    "resample": "voicecore.resample",
+    "JitterBuffer": "voicecore.jitter",
+    "JitterConfig": "voicecore.jitter",
+    "SampleRing": "voicecore.ring",
+    "AECReferenceRing": "voicecore.ring",
+    "FrameQueue": "voicecore.ring",
+    "PlaybackReference": "voicecore.ring",
+    "SherpaOnnxSTTConfig": "voicecore.stt.sherpa_onnx",
+    "SherpaOnnxSTTProvider": "voicecore.stt.sherpa_onnx",
+    "SherpaOnnxTTSConfig": "voicecore.tts.sherpa_onnx",
+    "SherpaOnnxTTSProvider": "voicecore.tts.sherpa_onnx",
+}
+# Not in __all__: ``from voicecore import *`` must not load native modules.
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'voicecore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,49 @@
+"""Type stub for voicecore._native.resample (streaming polyphase resampler)."""
+
+from typing import final, overload
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import Buffer
+
+__all__ = ["Resampler", "PRESETS", "SIMD"]
+
+PRESETS: dict[str, tuple[int, float, float]]
+SIMD: str
+
+@final
+class Resampler:
+    """Stateful streaming resampler for one mono stream (rates in Hz, 1..192000)."""
+
+    in_rate: int
+    out_rate: int
+    latency: int  # output samples of group delay
+    def __init__(self, in_rate: int, out_rate: int, preset: str = "default") -> None: ...
+    @overload
+    def process(  # type: ignore[overload-overlap]
+        self, data: npt.NDArray[np.float32], out: None = None
+    ) -> npt.NDArray[np.float32]: ...
+    @overload
+    def process(self, data: Buffer, out: None = None) -> bytes: ...
+    @overload
+    def process(self, data: Buffer, out: Buffer) -> int: ...
+    @overload
+    def flush(self, out: None = None, *, float32: bool | None = None) -> bytes | npt.NDArray[np.float32]: ...
+    @overload
+    def flush(self, out: Buffer, *, float32: bool | None = None) -> int: ...
+    def reset(self) -> None: ...
+    def output_length(self, n: int) -> int: ...
+    @property
+    def preset(self) -> str: ...
+    @property
+    def ratio(self) -> tuple[int, int]: ...
+    @property
+    def taps(self) -> int: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def total_in(self) -> int: ...
+    @property
+    def total_out(self) -> int: ...
+    @property
+    def coefficients(self) -> npt.NDArray[np.float32]: ...
