@@ -53,3 +53,12 @@ def test_missing_extension_is_a_clear_import_error():
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("IMPORTERROR")
     assert "voicecore._native.g711" in r.stdout and "VOICECORE_NO_EXTENSIONS=1" in r.stdout
+
+
+def test_jitter_refuses_no_extensions_mode_instead_of_using_native():
+    r = _run(
+        "try:\n    import voicecore.jitter\nexcept ImportError as e:\n    print('IMPORTERROR', e)\nelse:\n    print('LOADED')",
+        VOICECORE_NO_EXTENSIONS="1",
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("IMPORTERROR") and "no reference" in r.stdout

@@ -17,14 +17,18 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping, NamedTuple
 
-import importlib
-
 from voicecore._impl import NO_EXTENSIONS, load
 
 # The playout/concealment state machine has no pure-Python twin
-# (voicecore._reference.jitter only mirrors the stateless header checks), so
-# the native module is used even with VOICECORE_NO_EXTENSIONS=1.
-_jitter = importlib.import_module("voicecore._native.jitter") if NO_EXTENSIONS else load("jitter")
+# (voicecore._reference.jitter only mirrors the stateless header checks used as
+# a test oracle). Asked for no extensions, say so instead of quietly using one.
+if NO_EXTENSIONS:
+    raise ImportError(
+        "voicecore.jitter has no reference (pure numpy/Python) implementation: the jitter "
+        "buffer needs the native extension voicecore._native.jitter. Unset "
+        "VOICECORE_NO_EXTENSIONS to use it."
+    )
+_jitter = load("jitter")
 JitterBuffer = _jitter.JitterBuffer
 
 __all__ = [
