@@ -183,99 +183,63 @@ cdef int16_t alaw_decode_one(uint8_t code) noexcept nogil:
 
 
 # ---------------------------------------------------------------- Python API
-ctypedef void (*enc_fn)(const int16_t*, uint8_t*, Py_ssize_t) noexcept nogil
-ctypedef void (*dec_fn)(const uint8_t*, int16_t*, Py_ssize_t) noexcept nogil
-ctypedef void (*map_fn)(const uint8_t*, uint8_t*, Py_ssize_t) noexcept nogil
+cdef enum Op:
+    OP_ULAW_ENC
+    OP_ALAW_ENC
+    OP_ULAW_DEC
+    OP_ALAW_DEC
+    OP_U2A
+    OP_A2U
 
 
-cdef object _encode(object pcm, object out, enc_fn fn, const char* what):
+cdef void _run(Op op, const void* src, void* dst, Py_ssize_t n) noexcept nogil:
+    if op == OP_ULAW_ENC:
+        ulaw_encode(<const int16_t*>src, <uint8_t*>dst, n)
+    elif op == OP_ALAW_ENC:
+        alaw_encode(<const int16_t*>src, <uint8_t*>dst, n)
+    elif op == OP_ULAW_DEC:
+        ulaw_decode(<const uint8_t*>src, <int16_t*>dst, n)
+    elif op == OP_ALAW_DEC:
+        alaw_decode(<const uint8_t*>src, <int16_t*>dst, n)
+    elif op == OP_U2A:
+        ulaw_to_alaw(<const uint8_t*>src, <uint8_t*>dst, n)
+    else:
+        alaw_to_ulaw(<const uint8_t*>src, <uint8_t*>dst, n)
+
+
+cdef object _convert(object data, object out, Op op, const char* what):
+    """Shared driver: take the input, size and fill the output (new bytes or
+    ``out=``), GIL released for long inputs. Encoders take s16 (2 bytes per
+    sample), the others G.711 codes (1 byte); decoders write 2 bytes."""
     cdef Buf src, dst
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n, nout
+    cdef bint encoding = op == OP_ULAW_ENC or op == OP_ALAW_ENC
     cdef object result
-    get_input(pcm, &src, KIND_BYTES | KIND_S16, what)
+    get_input(data, &src, (KIND_BYTES | KIND_S16) if encoding else KIND_BYTES, what)
     try:
-        if src.len & 1:
-            raise ValueError(f"{(<bytes>what).decode()}: s16le PCM must have an even byte count, got {src.len} bytes")
-        n = src.len >> 1
+        if encoding:
+            if src.len & 1:
+                raise ValueError(f"{(<bytes>what).decode()}: s16le PCM must have an even byte count, got {src.len} bytes")
+            n = src.len >> 1
+        else:
+            n = src.len
+        nout = 2 * n if (op == OP_ULAW_DEC or op == OP_ALAW_DEC) else n
         if out is None:
-            result = PyBytes_FromStringAndSize(NULL, n)
+            result = PyBytes_FromStringAndSize(NULL, nout)
             dst.buf = PyBytes_AS_STRING(result)
-            if n >= _GIL_THRESHOLD:
-                with nogil:
-                    fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
-            else:
-                fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
-            return result
-        get_output(out, &dst, n, what)
+        else:
+            get_output(out, &dst, nout, what)
+            result = out
         try:
             if n >= _GIL_THRESHOLD:
                 with nogil:
-                    fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+                    _run(op, src.buf, dst.buf, n)
             else:
-                fn(<const int16_t*>src.buf, <uint8_t*>dst.buf, n)
+                _run(op, src.buf, dst.buf, n)
         finally:
-            release(&dst)
-        return out
-    finally:
-        release(&src)
-
-
-cdef object _decode(object data, object out, dec_fn fn, const char* what):
-    cdef Buf src, dst
-    cdef Py_ssize_t n
-    cdef object result
-    get_input(data, &src, KIND_BYTES, what)
-    try:
-        n = src.len
-        if out is None:
-            result = PyBytes_FromStringAndSize(NULL, 2 * n)
-            dst.buf = PyBytes_AS_STRING(result)
-            if n >= _GIL_THRESHOLD:
-                with nogil:
-                    fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
-            else:
-                fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
-            return result
-        get_output(out, &dst, 2 * n, what)
-        try:
-            if n >= _GIL_THRESHOLD:
-                with nogil:
-                    fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
-            else:
-                fn(<const uint8_t*>src.buf, <int16_t*>dst.buf, n)
-        finally:
-            release(&dst)
-        return out
-    finally:
-        release(&src)
-
-
-cdef object _map(object data, object out, map_fn fn, const char* what):
-    cdef Buf src, dst
-    cdef Py_ssize_t n
-    cdef object result
-    get_input(data, &src, KIND_BYTES, what)
-    try:
-        n = src.len
-        if out is None:
-            result = PyBytes_FromStringAndSize(NULL, n)
-            dst.buf = PyBytes_AS_STRING(result)
-            if n >= _GIL_THRESHOLD:
-                with nogil:
-                    fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
-            else:
-                fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
-            return result
-        get_output(out, &dst, n, what)
-        try:
-            if n >= _GIL_THRESHOLD:
-                with nogil:
-                    fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
-            else:
-                fn(<const uint8_t*>src.buf, <uint8_t*>dst.buf, n)
-        finally:
-            release(&dst)
-        return out
+            if out is not None:
+                release(&dst)
+        return result
     finally:
         release(&src)
 
@@ -287,12 +251,12 @@ def lin2ulaw(pcm, out=None):
     ValueError). ``out``: optional writable buffer of at least ``len(pcm)//2``
     bytes; when given it is filled and returned, nothing is allocated.
     """
-    return _encode(pcm, out, ulaw_encode, b"lin2ulaw")
+    return _convert(pcm, out, OP_ULAW_ENC, b"lin2ulaw")
 
 
 def lin2alaw(pcm, out=None):
     """Encode s16le mono PCM to A-law: one byte per sample. See ``lin2ulaw``."""
-    return _encode(pcm, out, alaw_encode, b"lin2alaw")
+    return _convert(pcm, out, OP_ALAW_ENC, b"lin2alaw")
 
 
 def ulaw2lin(data, out=None):
@@ -301,19 +265,19 @@ def ulaw2lin(data, out=None):
     ``out``: optional writable buffer of at least ``2*len(data)`` bytes (for
     example an int16 numpy array); filled and returned.
     """
-    return _decode(data, out, ulaw_decode, b"ulaw2lin")
+    return _convert(data, out, OP_ULAW_DEC, b"ulaw2lin")
 
 
 def alaw2lin(data, out=None):
     """Decode A-law bytes to s16le mono PCM. See ``ulaw2lin``."""
-    return _decode(data, out, alaw_decode, b"alaw2lin")
+    return _convert(data, out, OP_ALAW_DEC, b"alaw2lin")
 
 
 def ulaw2alaw(data, out=None):
     """Transcode mu-law to A-law code by code: ``alaw_encode(ulaw_decode(x))``."""
-    return _map(data, out, ulaw_to_alaw, b"ulaw2alaw")
+    return _convert(data, out, OP_U2A, b"ulaw2alaw")
 
 
 def alaw2ulaw(data, out=None):
     """Transcode A-law to mu-law code by code: ``ulaw_encode(alaw_decode(x))``."""
-    return _map(data, out, alaw_to_ulaw, b"alaw2ulaw")
+    return _convert(data, out, OP_A2U, b"alaw2ulaw")
