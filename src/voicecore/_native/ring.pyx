@@ -851,6 +851,8 @@ cdef class AECReferenceRing:
         """Timeline position (absolute sample index, mod 2**64) of monotonic time ``time_ns``."""
         return aec_position_at(self._a, <int64_t>time_ns)
 
+    @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
+    @cython.embedsignature.format("clinic")     # keeps inspect.signature() working
     def write(self, pcm, int64_t send_time_ns, int64_t rtp_timestamp=0) -> int:
         """Record samples as sent: s16 bytes-like or int16 array, the send
         time of the first sample (monotonic ns) and its RTP timestamp
@@ -866,6 +868,8 @@ cdef class AECReferenceRing:
         release(&b)
         return pos
 
+    @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
+    @cython.embedsignature.format("clinic")     # keeps inspect.signature() working
     def read_aligned(self, int64_t capture_time_ns, out) -> int:
         """Fill all of ``out`` (writable int16 array or bytearray) with the
         reference for capture time ``capture_time_ns`` (monotonic ns of the
@@ -1006,6 +1010,8 @@ cdef class FrameQueue:
         recycled fd number."""
         vc_wakeup_close(self._q.fds)
 
+    @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
+    @cython.embedsignature.format("clinic")     # keeps inspect.signature() working
     def push(self, frame, uint32_t session_index=0, uint64_t timestamp=0, uint32_t flags=0) -> bool:
         """Copy one frame (exactly ``frame_samples`` s16 samples) in with its
         metadata: ``session_index`` 0..2**32-1, ``timestamp`` 0..2**64-1 (any
@@ -1023,6 +1029,8 @@ cdef class FrameQueue:
         release(&b)
         return dropped != 0
 
+    @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
+    @cython.embedsignature.format("clinic")     # keeps inspect.signature() working
     def pop_into(self, out):
         """Copy the oldest frame into ``out`` (writable int16 array or
         bytearray of exactly ``frame_samples`` samples) and return
