@@ -42,7 +42,7 @@ from libc.string cimport memcpy, memset
 from cpython.buffer cimport (
     PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
 )
-from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_CheckExact, PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -162,6 +162,11 @@ cdef uint64_t sring_writable(vc_sring* r) noexcept nogil:
     return r.capacity - (vc_load_relaxed(&r.write_pos) - vc_load_acquire(&r.read_pos))
 
 cdef uint64_t sring_write(vc_sring* r, const int16_t* src, uint64_t n) noexcept nogil:
+    return _sring_write(r, src, n)
+
+# The bodies are inline so the Python methods' per-frame path has no call
+# into them (the exported cdef API above wraps the same code).
+cdef inline uint64_t _sring_write(vc_sring* r, const int16_t* src, uint64_t n) noexcept nogil:
     cdef uint64_t w = vc_load_relaxed(&r.write_pos)      # we are its only writer
     cdef uint64_t free_ = r.capacity - (w - vc_load_acquire(&r.read_pos))
     cdef uint64_t k
@@ -195,6 +200,9 @@ cdef uint64_t sring_readable(vc_sring* r) noexcept nogil:
     return vc_load_acquire(&r.write_pos) - rd
 
 cdef uint64_t sring_read(vc_sring* r, int16_t* dst, uint64_t n) noexcept nogil:
+    return _sring_read(r, dst, n)
+
+cdef inline uint64_t _sring_read(vc_sring* r, int16_t* dst, uint64_t n) noexcept nogil:
     cdef uint64_t rd = _sring_consumer_pos(r)
     cdef uint64_t avail = vc_load_acquire(&r.write_pos) - rd   # acquire: samples visible
     cdef uint64_t k
@@ -668,12 +676,19 @@ cdef class SampleRing:
         """
         cdef Buf b
         cdef uint64_t k
+        cdef Py_ssize_t nb
+        if PyBytes_CheckExact(pcm):
+            # Fast path (exact bytes: immutable, no buffer export to release).
+            nb = PyBytes_GET_SIZE(pcm)
+            if not (nb & 1) and <uint64_t>(nb >> 1) < _GIL_THRESHOLD:
+                return _count(_sring_write(self._r, <const int16_t*>PyBytes_AS_STRING(pcm),
+                                           <uint64_t>(nb >> 1)))
         _get_s16_in(pcm, &b, b"SampleRing.write")
         if <uint64_t>(b.len >> 1) >= _GIL_THRESHOLD:
             with nogil:
-                k = sring_write(self._r, <const int16_t*>b.buf, <uint64_t>(b.len >> 1))
+                k = _sring_write(self._r, <const int16_t*>b.buf, <uint64_t>(b.len >> 1))
         else:
-            k = sring_write(self._r, <const int16_t*>b.buf, <uint64_t>(b.len >> 1))
+            k = _sring_write(self._r, <const int16_t*>b.buf, <uint64_t>(b.len >> 1))
         release(&b)
         return _count(k)
 
@@ -698,7 +713,7 @@ cdef class SampleRing:
         if fast != NULL:
             if zero_fill:
                 return _count(sring_read_full(self._r, fast, <uint64_t>(nb >> 1)))
-            return _count(sring_read(self._r, fast, <uint64_t>(nb >> 1)))
+            return _count(_sring_read(self._r, fast, <uint64_t>(nb >> 1)))
         _get_s16_out(out, &v, b"SampleRing.read_into")
         n = <uint64_t>(v.len >> 1)
         if n >= _GIL_THRESHOLD:
