@@ -45,6 +45,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_CheckExact, PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.ref cimport PyObject
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from voicecore._native._buffers cimport Buf, get_input, release, KIND_BYTES, KIND_S16
@@ -86,11 +87,21 @@ FLAG_DISCONTINUITY = 4  # the frame does not follow the previous one in time
 # preallocated ints instead (read-only after import, so safe from any thread).
 cdef enum:
     _N_COUNTS = 2048
-cdef tuple _COUNTS = tuple(range(_N_COUNTS + 1))
+cdef tuple _COUNTS = tuple(range(_N_COUNTS + 1))     # owns them
+# Borrowed pointers into _COUNTS, so a return touches only the int's refcount
+# (going through the tuple would incref/decref the tuple too: a 32-bit store
+# then a 64-bit load of the same word, a store-forwarding stall on 3.12).
+cdef PyObject* _COUNT_OBJ[_N_COUNTS + 1]
+
+cdef void _init_counts():
+    cdef Py_ssize_t i
+    for i in range(_N_COUNTS + 1):
+        _COUNT_OBJ[i] = PyTuple_GET_ITEM(_COUNTS, i)
+_init_counts()
 
 cdef inline object _count(uint64_t k):
     if k <= _N_COUNTS:
-        return <object>PyTuple_GET_ITEM(_COUNTS, <Py_ssize_t>k)
+        return <object>_COUNT_OBJ[k]
     return k
 
 
