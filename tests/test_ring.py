@@ -149,6 +149,17 @@ def test_hot_methods_keep_their_signatures():
     assert list(ri.parameters) == ["self", "out", "fill"]
     assert ri.parameters["fill"].kind is inspect.Parameter.KEYWORD_ONLY
     assert ri.parameters["fill"].default is False
+    sigs = {
+        native.AECReferenceRing.write: ["self", "pcm", "send_time_ns", "rtp_timestamp"],
+        native.AECReferenceRing.read_aligned: ["self", "capture_time_ns", "out"],
+        native.FrameQueue.push: ["self", "frame", "session_index", "timestamp", "flags"],
+        native.FrameQueue.pop_into: ["self", "out"],
+    }
+    for meth, names in sigs.items():
+        assert list(inspect.signature(meth).parameters) == names
+    q = native.FrameQueue(4, 2, wakeup=False)
+    assert q.push(frame=b"\x01\x00\x02\x00", session_index=3, timestamp=4, flags=5) is False
+    assert q.pop_into(out=bytearray(4)) == (3, 4, 5)  # keywords still accepted there
     r = native.SampleRing(8)
     with pytest.raises(TypeError):
         r.write(pcm=b"\x00\x00")  # one positional argument only (METH_O)
