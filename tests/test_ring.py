@@ -124,6 +124,49 @@ def test_never_hands_out_ring_memory():
     assert got == ramp(0, 4).tobytes()
 
 
+@impls
+@pytest.mark.parametrize("n", [0, 1, 160, 256, 257, 320, 960, 2047, 2048, 2049, 3000, 20000])
+def test_returned_counts_are_exact_ints(R, n):
+    """write/read_into return exact int counts on both sides of the native
+    module's preallocated-count table (0..2048) and of the GIL threshold."""
+    r = R.SampleRing(32768)
+    k = r.write(ramp(0, n).tobytes())
+    assert type(k) is int and k == n
+    out = bytearray(2 * n + 4)
+    k = r.read_into(out)
+    assert type(k) is int and k == n
+    assert bytes(out[: 2 * n]) == ramp(0, n).tobytes()
+    k = r.read_into(np.zeros(n + 2, np.int16), fill=True)
+    assert type(k) is int and k == 0 and r.underrun_samples == n + 2
+
+
+def test_hot_methods_keep_their_signatures():
+    import inspect
+
+    w = inspect.signature(native.SampleRing.write)
+    assert list(w.parameters) == ["self", "pcm"]
+    ri = inspect.signature(native.SampleRing.read_into)
+    assert list(ri.parameters) == ["self", "out", "fill"]
+    assert ri.parameters["fill"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert ri.parameters["fill"].default is False
+    sigs = {
+        native.AECReferenceRing.write: ["self", "pcm", "send_time_ns", "rtp_timestamp"],
+        native.AECReferenceRing.read_aligned: ["self", "capture_time_ns", "out"],
+        native.FrameQueue.push: ["self", "frame", "session_index", "timestamp", "flags"],
+        native.FrameQueue.pop_into: ["self", "out"],
+    }
+    for meth, names in sigs.items():
+        assert list(inspect.signature(meth).parameters) == names
+    q = native.FrameQueue(4, 2, wakeup=False)
+    assert q.push(frame=b"\x01\x00\x02\x00", session_index=3, timestamp=4, flags=5) is False
+    assert q.pop_into(out=bytearray(4)) == (3, 4, 5)  # keywords still accepted there
+    r = native.SampleRing(8)
+    with pytest.raises(TypeError):
+        r.write(pcm=b"\x00\x00")  # one positional argument only (METH_O)
+    with pytest.raises(TypeError):
+        r.read_into(bytearray(2), True)  # fill is keyword-only
+
+
 def test_helpers_round_up_explicitly():
     assert [next_power_of_two(n) for n in (1, 2, 3, 160, 1024, 1025)] == [1, 2, 4, 256, 1024, 2048]
     assert capacity_for(20, 8000) == 256
