@@ -591,3 +591,41 @@ def test_phonemizer_matches_espeak_ng_cli_with_the_system_library():
     our_clauses = [c.strip() for s in ours for c in re.split(r"[.,;:!?]", s) if c.strip()]
     assert our_clauses == cli_clauses
     assert [s[-1] for s in ours] == [".", "!", "."]
+
+
+def test_concurrent_use_of_one_stream_raises_instead_of_corrupting(toy_rec):
+    """A second thread on a busy stream gets RuntimeError; the first finishes.
+
+    The claim is taken before any stream state (rate, scratch buffer) is
+    touched, so the loser frees nothing the winner is writing without the GIL.
+    """
+    import threading
+
+    s = toy_rec.create_stream()
+    big = np.zeros(4_000_000, np.int16)  # ~0.5 s of conversion + accept without the GIL
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            s.accept_pcm16(big, SR)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    import time
+
+    time.sleep(0.05)  # let the first call claim the stream (it runs ~0.5 s)
+    refused = 0
+    while t.is_alive():
+        try:
+            s.accept_pcm16(np.zeros(16_000_000, np.int16), SR)  # would realloc the scratch buffer
+        except RuntimeError as exc:
+            assert "in use by another thread" in str(exc)
+            refused += 1
+            if refused > 3:
+                break
+    t.join()
+    assert errors == []
+    assert refused >= 1
+    s.input_finished()  # the stream is usable afterwards

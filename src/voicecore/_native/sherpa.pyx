@@ -569,15 +569,19 @@ cdef class OnlineStream:
         cdef Buf src
         cdef Py_ssize_t n
         cdef int steps = 0
-        self._rate_ok(sample_rate)
-        get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
+        # Claim the stream before touching any of its state (rate, scratch
+        # buffer): a second thread gets RuntimeError and frees nothing.
+        self._enter()
         try:
-            if src.len & 1:
-                raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
-            n = src.len >> 1
-            _scratch_reserve(&self._scratch, n)
-            self._enter()
+            self._rate_ok(sample_rate)
+            get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
             try:
+                if src.len & 1:
+                    raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
+                n = src.len >> 1
+                if n > 0x7FFFFFFF:
+                    raise ValueError("one call takes at most 2**31-1 samples")
+                _scratch_reserve(&self._scratch, n)
                 with nogil:
                     _s16_to_f32(<const int16_t*>src.buf, self._scratch.buf, n)
                     vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
@@ -586,9 +590,9 @@ cdef class OnlineStream:
                             vc_sherpa.DecodeOnlineStream(self._rec._rec, self._stream)
                             steps += 1
             finally:
-                vc_store_release(&self._busy, 0)
+                release(&src)
         finally:
-            release(&src)
+            vc_store_release(&self._busy, 0)
         return steps
 
     def accept_float32(self, samples, int sample_rate):
@@ -596,20 +600,20 @@ cdef class OnlineStream:
         pointer is handed to sherpa-onnx, no copy."""
         cdef Buf src
         cdef Py_ssize_t n
-        self._rate_ok(sample_rate)
-        get_input(samples, &src, KIND_F32, b"accept_float32")
+        self._enter()
         try:
-            n = src.len >> 2
-            if n > 0x7FFFFFFF:
-                raise ValueError("one call takes at most 2**31-1 samples")
-            self._enter()
+            self._rate_ok(sample_rate)
+            get_input(samples, &src, KIND_F32, b"accept_float32")
             try:
+                n = src.len >> 2
+                if n > 0x7FFFFFFF:
+                    raise ValueError("one call takes at most 2**31-1 samples")
                 with nogil:
                     vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, <const float*>src.buf, <int32_t>n)
             finally:
-                vc_store_release(&self._busy, 0)
+                release(&src)
         finally:
-            release(&src)
+            vc_store_release(&self._busy, 0)
 
     def accept_silence(self, Py_ssize_t n_samples, int sample_rate):
         """Feed ``n_samples`` zeros (tail padding before ``input_finished``)."""
@@ -618,10 +622,12 @@ cdef class OnlineStream:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
         if n_samples == 0:
             return
-        self._rate_ok(sample_rate)
-        _scratch_reserve(&self._scratch, n_samples)
+        if n_samples > 0x7FFFFFFF:
+            raise ValueError("one call takes at most 2**31-1 samples")
         self._enter()
         try:
+            self._rate_ok(sample_rate)
+            _scratch_reserve(&self._scratch, n_samples)
             with nogil:
                 for i in range(n_samples):
                     self._scratch.buf[i] = 0.0
@@ -800,6 +806,7 @@ cdef class OfflineRecognizer:
         if len({id(x) for x in lst}) != n:
             raise ValueError("decode_streams: a stream is listed twice")
         cdef const SherpaOnnxOfflineStream** arr = <const SherpaOnnxOfflineStream**>malloc(n * sizeof(void*))
+        cdef Py_ssize_t entered = 0
         if arr == NULL:
             raise MemoryError()
         try:
@@ -807,8 +814,8 @@ cdef class OfflineRecognizer:
                 s = <OfflineStream?>lst[i]
                 if s._rec is not self:
                     raise ValueError(f"decode_streams: stream {i} belongs to another recognizer")
-                if s._stream == NULL:
-                    raise ValueError(f"decode_streams: stream {i} is closed")
+                s._enter()
+                entered += 1
                 arr[i] = s._stream
             with nogil:
                 if n == 1:
@@ -816,6 +823,8 @@ cdef class OfflineRecognizer:
                 else:
                     vc_sherpa.DecodeMultipleOfflineStreams(self._rec, arr, <int32_t>n)
         finally:
+            for i in range(entered):
+                vc_store_release(&(<OfflineStream>lst[i])._busy, 0)
             free(arr)
 
 
@@ -826,12 +835,14 @@ cdef class OfflineStream:
     cdef const SherpaOnnxOfflineStream* _stream
     cdef Scratch _scratch
     cdef int _rate
+    cdef vc_u64 _busy      # 0 free, 1 claimed by one thread (see OnlineStream)
 
     def __cinit__(self, OfflineRecognizer recognizer not None):
         self._stream = NULL
         self._scratch.buf = NULL
         self._scratch.cap = 0
         self._rate = 0
+        vc_init(&self._busy, 0)
         self._rec = recognizer
         if recognizer._rec == NULL:
             raise ValueError("the recognizer is not initialised")
@@ -846,10 +857,18 @@ cdef class OfflineStream:
         free(self._scratch.buf)
         self._scratch.buf = NULL
 
+    cdef inline int _enter(self) except -1:
+        # Claim before touching any state; a concurrent caller gets RuntimeError.
+        cdef uint64_t expected = 0
+        if not vc_cas_acq_rel(&self._busy, &expected, 1):
+            raise RuntimeError("this stream is in use by another thread")
+        if self._stream == NULL:
+            vc_store_release(&self._busy, 0)
+            raise ValueError("the stream is closed")
+        return 0
+
     cdef int _rate_ok(self, int sample_rate) except -1:
         _check_rate(sample_rate)
-        if self._stream == NULL:
-            raise ValueError("the stream is closed")
         if self._rate == 0:
             self._rate = sample_rate
         elif sample_rate != self._rate:
@@ -862,53 +881,69 @@ cdef class OfflineStream:
         """Feed s16le mono PCM at ``sample_rate`` Hz (converted without the GIL)."""
         cdef Buf src
         cdef Py_ssize_t n
-        self._rate_ok(sample_rate)
-        get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
+        self._enter()
         try:
-            if src.len & 1:
-                raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
-            n = src.len >> 1
-            _scratch_reserve(&self._scratch, n)
-            with nogil:
-                _s16_to_f32(<const int16_t*>src.buf, self._scratch.buf, n)
-                vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
+            self._rate_ok(sample_rate)
+            get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
+            try:
+                if src.len & 1:
+                    raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
+                n = src.len >> 1
+                if n > 0x7FFFFFFF:
+                    raise ValueError("one call takes at most 2**31-1 samples")
+                _scratch_reserve(&self._scratch, n)
+                with nogil:
+                    _s16_to_f32(<const int16_t*>src.buf, self._scratch.buf, n)
+                    vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
+            finally:
+                release(&src)
         finally:
-            release(&src)
+            vc_store_release(&self._busy, 0)
 
     def accept_float32(self, samples, int sample_rate):
         """Feed float32 samples by pointer (no copy)."""
         cdef Buf src
         cdef Py_ssize_t n
-        self._rate_ok(sample_rate)
-        get_input(samples, &src, KIND_F32, b"accept_float32")
+        self._enter()
         try:
-            n = src.len >> 2
-            if n > 0x7FFFFFFF:
-                raise ValueError("one call takes at most 2**31-1 samples")
-            with nogil:
-                vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, <const float*>src.buf, <int32_t>n)
+            self._rate_ok(sample_rate)
+            get_input(samples, &src, KIND_F32, b"accept_float32")
+            try:
+                n = src.len >> 2
+                if n > 0x7FFFFFFF:
+                    raise ValueError("one call takes at most 2**31-1 samples")
+                with nogil:
+                    vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, <const float*>src.buf, <int32_t>n)
+            finally:
+                release(&src)
         finally:
-            release(&src)
+            vc_store_release(&self._busy, 0)
 
     @property
     def text(self):
         """The decoded text (after the recognizer's ``decode_streams``)."""
         cdef const SherpaOnnxOfflineRecognizerResult* r
-        if self._stream == NULL:
-            raise ValueError("the stream is closed")
-        r = vc_sherpa.GetOfflineStreamResult(self._stream)
-        if r == NULL:
-            return ""
+        self._enter()
         try:
-            return _text(r.text)
+            r = vc_sherpa.GetOfflineStreamResult(self._stream)
+            if r == NULL:
+                return ""
+            try:
+                return _text(r.text)
+            finally:
+                vc_sherpa.DestroyOfflineRecognizerResult(r)
         finally:
-            vc_sherpa.DestroyOfflineRecognizerResult(r)
+            vc_store_release(&self._busy, 0)
 
     def close(self):
-        """Free the stream now."""
+        """Free the stream now (RuntimeError while another thread uses it)."""
+        cdef uint64_t expected = 0
+        if not vc_cas_acq_rel(&self._busy, &expected, 1):
+            raise RuntimeError("this stream is in use by another thread")
         if self._stream != NULL:
             vc_sherpa.DestroyOfflineStream(self._stream)
             self._stream = NULL
+        vc_store_release(&self._busy, 0)
 
 
 # ------------------------------------------------------------------ TTS
