@@ -412,3 +412,39 @@ def test_out_path_allocates_no_buffers():
         tracemalloc.stop()
     assert peak_alloc >= 640          # the 640-byte result (the check can see it)
     assert peak_out < 200             # only the small int returned
+
+
+def test_concurrent_process_on_one_object_raises_instead_of_corrupting():
+    """One object is one stream; a second thread gets RuntimeError, the first
+    finishes with the exact output it would have produced alone."""
+    import threading
+    import time
+
+    from voicecore._native.resample import Resampler as NativeResampler
+
+    x = (np.sin(np.arange(2_000_000) * 0.01) * 8000).astype(np.int16).tobytes()
+    alone = NativeResampler(8000, 48000).process(x)
+    r = NativeResampler(8000, 48000)
+    got: list[bytes] = []
+    t = threading.Thread(target=lambda: got.append(r.process(x)))
+    t.start()
+    time.sleep(0.02)
+    refused = 0
+    while t.is_alive() and refused < 3:
+        try:
+            r.process(x[:3200])
+        except RuntimeError as exc:
+            assert "in use by another thread" in str(exc)
+            refused += 1
+    t.join()
+    assert refused >= 1
+    assert got == [alone]
+
+
+def test_output_length_is_bounded_not_overflowed():
+    from voicecore._native.resample import Resampler as NativeResampler
+
+    r = NativeResampler(8000, 48000)
+    assert r.output_length(1 << 40) == 6 * (1 << 40)
+    with pytest.raises(ValueError, match="must be <="):
+        r.output_length(2**61)

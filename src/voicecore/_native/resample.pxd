@@ -10,6 +10,7 @@
 # Nothing here allocates or raises. One object is one stream: do not share it
 # between threads without a lock.
 from libc.stdint cimport int16_t, int64_t
+from voicecore._native.ring cimport vc_u64
 
 cdef extern from "resample_kernel.h":
     ctypedef struct rs_filter:
@@ -32,6 +33,7 @@ cdef class Resampler:
     cdef int64_t n_in            # input samples since the last reset
     cdef int64_t n_out           # output samples since the last reset
     cdef int _last_float         # last process() call was float32
+    cdef vc_u64 _busy            # Python methods: claimed by one thread at a time (atomic)
     cdef readonly int in_rate
     cdef readonly int out_rate
     cdef readonly int latency
@@ -42,3 +44,6 @@ cdef class Resampler:
     cdef Py_ssize_t flush_f32(self, float* dst) noexcept nogil
     cdef Py_ssize_t flush_s16(self, int16_t* dst) noexcept nogil
     cdef void clear(self) noexcept nogil
+    cdef int _claim(self, const char* what) except -1
+    cdef object _process(self, object data, object out)
+    cdef object _flush(self, object out, object float32)

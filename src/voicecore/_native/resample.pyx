@@ -18,7 +18,8 @@ The per-output dot product runs in C (``resample_kernel.h``): AVX2+FMA when the
 CPU has it, otherwise SSE/NEON, with the GIL released.
 """
 cimport cython
-from libc.stdint cimport int16_t, int64_t, uintptr_t
+from libc.stdint cimport int16_t, int64_t, uint64_t, uintptr_t
+from voicecore._native.ring cimport vc_init, vc_cas_acq_rel, vc_store_release
 from libc.string cimport memcpy, memmove, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -98,6 +99,10 @@ cdef inline Py_ssize_t _compact(Resampler self) noexcept nogil:
 
 
 @cython.final
+# Largest n for output_length(): n * L stays far inside int64 for L <= 192000.
+cdef Py_ssize_t _MAX_CHUNK = (<Py_ssize_t>1) << 40
+
+
 cdef class Resampler:
     """Stateful streaming resampler for one mono stream.
 
@@ -108,13 +113,23 @@ cdef class Resampler:
     8 kHz), ``"fast"`` (about 58 dB, 1.5 ms at 8 kHz, fewer taps) and
     ``"hq"`` (about 125 dB, 3 ms at 8 kHz).
 
-    One object is one stream: its methods release the GIL, so two threads
-    must not call the same object at once (use one object per thread/stream).
+    One object is one stream: use one object per thread/stream. Its methods
+    run without the GIL, so a second thread calling ``process``/``flush``/
+    ``reset`` while one is running gets RuntimeError (an atomic claim)
+    instead of corrupting the stream.
     """
+
+    cdef int _claim(self, const char* what) except -1:
+        cdef uint64_t expected = 0
+        if not vc_cas_acq_rel(&self._busy, &expected, 1):
+            raise RuntimeError(f"{(<bytes>what).decode()}: this Resampler is in use by another thread "
+                               "(one object per stream and thread)")
+        return 0
 
     def __cinit__(self, in_rate, out_rate, str preset="default"):
         self.work = NULL
         self._coef_copy = NULL
+        vc_init(&self._busy, 0)
         d = _design_filter(in_rate, out_rate, preset)
         self._design = d
         self.in_rate = d.in_rate
@@ -244,6 +259,16 @@ cdef class Resampler:
         cdef Buf src, dst
         cdef Py_ssize_t n, cnt, got
         cdef object result
+        self._claim(b"Resampler.process")
+        try:
+            return self._process(data, out)
+        finally:
+            vc_store_release(&self._busy, 0)
+
+    cdef object _process(self, object data, object out):
+        cdef Buf src, dst
+        cdef Py_ssize_t n, cnt, got
+        cdef object result
         get_input(data, &src, KIND_BYTES | KIND_S16 | KIND_F32, b"Resampler.process")
         try:
             if src.itemsize == 4:
@@ -289,6 +314,13 @@ cdef class Resampler:
         ``bytes`` or a float32 ndarray) unless ``float32`` says otherwise.
         With ``out=`` they are written there and the count is returned.
         """
+        self._claim(b"Resampler.flush")
+        try:
+            return self._flush(out, float32)
+        finally:
+            vc_store_release(&self._busy, 0)
+
+    cdef object _flush(self, object out, object float32):
         cdef Buf dst
         cdef Py_ssize_t cnt = self.latency, got
         cdef bint as_float = self._last_float if float32 is None else bool(float32)
@@ -317,12 +349,16 @@ cdef class Resampler:
 
     def reset(self):
         """Forget the stream: history back to silence, counters to zero."""
+        self._claim(b"Resampler.reset")
         self.clear()
+        vc_store_release(&self._busy, 0)
 
     def output_length(self, Py_ssize_t n):
         """Exact number of output samples the next ``process()`` of ``n`` input samples returns."""
         if n < 0:
             raise ValueError(f"Resampler.output_length: n must be >= 0, got {n}")
+        if n > _MAX_CHUNK:
+            raise ValueError(f"Resampler.output_length: n must be <= {_MAX_CHUNK} samples, got {n}")
         return self.out_count(n)
 
     @property
