@@ -180,3 +180,11 @@ def test_table_kernel_is_exact_too():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["table", "True", "True"]
+
+
+@impls
+def test_out_buffer_element_type_is_checked(g):
+    with pytest.raises(TypeError, match="int16"):
+        g.ulaw2lin(bytes(160), out=np.empty(160, np.float64))
+    with pytest.raises(TypeError, match="bytes"):
+        g.lin2ulaw(bytes(320), out=np.empty(160, np.int16))

@@ -112,3 +112,14 @@ def test_native_and_reference_agree_on_random_frames():
         assert np.array_equal(n.s16le_to_float32(s), r.s16le_to_float32(s))
         assert n.float32_to_s16le(f) == r.float32_to_s16le(f)
         assert n.rms_dbfs(s) == pytest.approx(r.rms_dbfs(s), abs=1e-9)
+
+
+@impls
+def test_out_buffer_element_type_is_checked(p):
+    with pytest.raises(TypeError, match="float32"):
+        p.s16le_to_float32(bytes(640), out=np.empty(320, np.int32))
+    with pytest.raises(TypeError, match="int16"):
+        p.float32_to_s16le(np.zeros(160, np.float32), out=np.empty(160, np.float32))
+    # raw byte buffers stay accepted
+    b = bytearray(320)
+    assert p.float32_to_s16le(np.zeros(160, np.float32), out=b) is b

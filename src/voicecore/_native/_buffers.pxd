@@ -77,6 +77,42 @@ cdef inline int get_output(object obj, Buf* b, Py_ssize_t nbytes, const char* wh
     return 0
 
 
+cdef inline int get_output_fmt(object obj, Buf* b, Py_ssize_t nbytes, int accept, const char* what) except -1:
+    """Like ``get_output``, and the buffer's element type must be one of
+    ``accept`` (BufKind bits): a float32 array cannot receive s16 samples."""
+    PyObject_GetBuffer(obj, &b.view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)
+    b.owned = True
+    b.buf = <char*>b.view.buf
+    b.len = b.view.len
+    b.itemsize = b.view.itemsize
+    cdef const char* fmt = b.view.format
+    cdef bint ok = False
+    if b.itemsize == 1 and (accept & KIND_BYTES):
+        ok = fmt == NULL or _fmt_is(fmt, b'B') or _fmt_is(fmt, b'b') or _fmt_is(fmt, b'c')
+    elif b.itemsize == 2 and (accept & KIND_S16):
+        ok = _fmt_is(fmt, b'h')
+    elif b.itemsize == 4 and (accept & KIND_F32):
+        ok = _fmt_is(fmt, b'f')
+    if not ok:
+        f = (<bytes>fmt).decode('ascii', 'replace') if fmt != NULL else 'B'
+        isz = b.itemsize
+        release(b)
+        names = []
+        if accept & KIND_BYTES:
+            names.append("bytes")
+        if accept & KIND_S16:
+            names.append("int16")
+        if accept & KIND_F32:
+            names.append("float32")
+        want = " or ".join(names)
+        raise TypeError(f"{(<bytes>what).decode()}: out= must be a {want} buffer, got format {f!r} (itemsize {isz})")
+    if b.len < nbytes:
+        have = b.len
+        release(b)
+        raise ValueError(f"{(<bytes>what).decode()}: out= holds {have} bytes, {nbytes} needed")
+    return 0
+
+
 cdef inline void release(Buf* b) noexcept:
     if b.owned:
         b.owned = False

@@ -20,7 +20,7 @@ the 14-bit magnitude differently. voicecore follows audioop, as roomkit does.
 from libc.stdint cimport int16_t, uint8_t, int32_t
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
-from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
+from voicecore._native._buffers cimport Buf, get_input, get_output_fmt, release, KIND_BYTES, KIND_S16
 
 cdef extern from "vc_g711.h" nogil:
     int vc_g711_have_simd() noexcept
@@ -228,7 +228,7 @@ cdef object _convert(object data, object out, Op op, const char* what):
             result = PyBytes_FromStringAndSize(NULL, nout)
             dst.buf = PyBytes_AS_STRING(result)
         else:
-            get_output(out, &dst, nout, what)
+            get_output_fmt(out, &dst, nout, (KIND_BYTES | KIND_S16) if (op == OP_ULAW_DEC or op == OP_ALAW_DEC) else KIND_BYTES, what)
             result = out
         try:
             if n >= _GIL_THRESHOLD:

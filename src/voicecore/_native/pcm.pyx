@@ -16,7 +16,7 @@ from libc.stdint cimport int16_t, int64_t
 from libc.math cimport log10
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from voicecore._native._buffers cimport (
-    Buf, get_input, get_output, release, KIND_BYTES, KIND_S16, KIND_F32,
+    Buf, get_input, get_output_fmt, release, KIND_BYTES, KIND_S16, KIND_F32,
 )
 
 cimport numpy as cnp
@@ -95,10 +95,8 @@ def s16le_to_float32(data, out=None):
             else:
                 s16_to_f32(<const int16_t*>src.buf, <float*>dst.buf, n)
             return result
-        get_output(out, &dst, 4 * n, b"s16le_to_float32")
+        get_output_fmt(out, &dst, 4 * n, KIND_F32 | KIND_BYTES, b"s16le_to_float32")
         try:
-            if dst.itemsize != 4 and dst.itemsize != 1:
-                raise TypeError(f"s16le_to_float32: out= must be a float32 buffer (itemsize 4), got itemsize {dst.itemsize}")
             if n >= _GIL_THRESHOLD:
                 with nogil:
                     s16_to_f32(<const int16_t*>src.buf, <float*>dst.buf, n)
@@ -133,7 +131,7 @@ def float32_to_s16le(samples, out=None):
             else:
                 f32_to_s16(<const float*>src.buf, <int16_t*>dst.buf, n)
             return result
-        get_output(out, &dst, 2 * n, b"float32_to_s16le")
+        get_output_fmt(out, &dst, 2 * n, KIND_S16 | KIND_BYTES, b"float32_to_s16le")
         try:
             if n >= _GIL_THRESHOLD:
                 with nogil:

@@ -31,7 +31,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.ref cimport Py_INCREF, Py_DECREF
 
 from voicecore._native._buffers cimport (
-    Buf, get_input, get_output, release, KIND_BYTES, KIND_S16, KIND_F32,
+    Buf, get_input, get_output_fmt, release, KIND_BYTES, KIND_S16, KIND_F32,
 )
 
 import importlib.util
@@ -232,10 +232,8 @@ def s16le_to_f32(data, out=None):
         n = src.len >> 1
         if out is None:
             out = np.empty(n, dtype=np.float32)
-        get_output(out, &dst, 4 * n, b"s16le_to_f32")
+        get_output_fmt(out, &dst, 4 * n, KIND_F32 | KIND_BYTES, b"s16le_to_f32")
         try:
-            if dst.itemsize != 4 and dst.itemsize != 1:
-                raise TypeError(f"s16le_to_f32: out= must be a float32 buffer (itemsize 4), got itemsize {dst.itemsize}")
             if n >= 1024:
                 with nogil:
                     _s16_to_f32(<const int16_t*>src.buf, <float*>dst.buf, n)

@@ -31,10 +31,18 @@ def even(nbytes: int, what: str) -> None:
         raise ValueError(f"{what}: s16le PCM must have an even byte count, got {nbytes} bytes")
 
 
-def write_out(out: Any, data: np.ndarray, what: str) -> Any:
+_KINDS = {"bytes": (1, ("B", "b", "c")), "int16": (2, ("h",)), "float32": (4, ("f",))}
+
+
+def write_out(out: Any, data: np.ndarray, what: str, accept: tuple[str, ...] = ("bytes",)) -> Any:
     dst = memoryview(out)
     if not dst.c_contiguous or dst.readonly:
         raise BufferError(f"{what}: out= must be a writable C-contiguous buffer")
+    fmt = dst.format.lstrip("<=@")
+    if not any(dst.itemsize == _KINDS[k][0] and fmt in _KINDS[k][1] for k in accept):
+        raise TypeError(
+            f"{what}: out= must be a {' or '.join(accept)} buffer, got format {dst.format!r} (itemsize {dst.itemsize})"
+        )
     raw = data.tobytes()
     if dst.nbytes < len(raw):
         raise ValueError(f"{what}: out= holds {dst.nbytes} bytes, {len(raw)} needed")

@@ -64,7 +64,8 @@ def _alaw_decode(c: np.ndarray) -> np.ndarray:
 
 
 def _ret(arr: np.ndarray, out: Any, what: str) -> Any:
-    return arr.tobytes() if out is None else write_out(out, arr, what)
+    accept = ("bytes", "int16") if arr.dtype.itemsize == 2 else ("bytes",)
+    return arr.tobytes() if out is None else write_out(out, arr, what, accept)
 
 
 def lin2ulaw(pcm: Any, out: Any = None) -> Any:

@@ -18,9 +18,7 @@ def s16le_to_float32(data: Any, out: Any = None) -> Any:
     arr = np.frombuffer(mv, dtype="<i2").astype(np.float32) / np.float32(32768.0)
     if out is None:
         return arr
-    if memoryview(out).itemsize not in (1, 4):
-        raise TypeError(f"s16le_to_float32: out= must be a float32 buffer (itemsize 4), got itemsize {memoryview(out).itemsize}")
-    return write_out(out, arr, "s16le_to_float32")
+    return write_out(out, arr, "s16le_to_float32", ("float32", "bytes"))
 
 
 def float32_to_s16le(samples: Any, out: Any = None) -> Any:
@@ -34,7 +32,7 @@ def float32_to_s16le(samples: Any, out: Any = None) -> Any:
     x = np.frombuffer(mv.cast("B"), dtype=np.float32).astype(np.float64) * 32768.0
     x = np.nan_to_num(x, nan=0.0, posinf=32767.0, neginf=-32768.0)
     arr = np.rint(np.clip(x, -32768.0, 32767.0)).astype("<i2")
-    return arr.tobytes() if out is None else write_out(out, arr, "float32_to_s16le")
+    return arr.tobytes() if out is None else write_out(out, arr, "float32_to_s16le", ("int16", "bytes"))
 
 
 def mean_square(data: Any) -> float:
