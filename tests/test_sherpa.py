@@ -629,3 +629,13 @@ def test_concurrent_use_of_one_stream_raises_instead_of_corrupting(toy_rec):
     assert errors == []
     assert refused >= 1
     s.input_finished()  # the stream is usable afterwards
+
+
+def test_stt_refuses_frames_that_are_not_16_bit():
+    from voicecore import AudioFrame
+    from voicecore.stt.sherpa_onnx import _pcm_of
+
+    with pytest.raises(ValueError, match="sample_width 4"):
+        _pcm_of(AudioFrame(data=bytes(8), sample_rate=8000, channels=1, sample_width=4), 16000)
+    data, rate = _pcm_of(AudioFrame(data=bytes(8), sample_rate=8000), 16000)
+    assert (bytes(data), rate) == (bytes(8), 8000)

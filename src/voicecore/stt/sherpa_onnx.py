@@ -143,6 +143,9 @@ def _pcm_of(audio: Any, default_rate: int) -> tuple[Any, int]:
     channels = getattr(audio, "channels", 1)
     if channels != 1:
         raise ValueError(f"SherpaOnnxSTTProvider transcribes mono audio, got {channels} channels")
+    width = getattr(audio, "sample_width", 2)
+    if width != 2:
+        raise ValueError(f"SherpaOnnxSTTProvider transcribes 16-bit PCM (sample_width 2), got sample_width {width}")
     sample_rate = getattr(audio, "sample_rate", None) or default_rate
     return audio.data, int(sample_rate)
 
