@@ -183,7 +183,7 @@ class PlaybackReference:
     per block actually sent, with its send time and RTP timestamp; nothing
     else. Capture side: :meth:`reference_into` / :meth:`cancel`. Event loop:
     :meth:`on_audio_played` listeners receive frames (metadata
-    ``played_bytes``, ``playback_ended``, ``send_time_ns``, ``rtp_timestamp``,
+    ``played_bytes``, ``playback_ended``, ``rtp_timestamp``,
     ``reference_continues`` False) after :meth:`attach`.
     """
 

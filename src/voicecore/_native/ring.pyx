@@ -613,11 +613,24 @@ cdef int _get_s16_out(object obj, Py_buffer* view, const char* what) except -1:
     return 0
 
 
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define VC_GIL_DISABLED 1
+    #else
+    #define VC_GIL_DISABLED 0
+    #endif
+    """
+    int VC_GIL_DISABLED
+
+
 cdef inline int16_t* _bytearray_out(object out, Py_ssize_t* nbytes) noexcept:
     """Fast path for an exact bytearray ``out`` (no buffer export): only for
     copies done while holding the GIL, which keeps it from being resized.
+    On free-threaded builds nothing stops another thread from resizing it, so
+    the fast path is off there and the buffer is exported (pinned) instead.
     NULL for anything else (then use ``_get_s16_out``)."""
-    if PyByteArray_CheckExact(out):
+    if not VC_GIL_DISABLED and PyByteArray_CheckExact(out):
         nbytes[0] = PyByteArray_GET_SIZE(out)
         if not (nbytes[0] & 1) and (nbytes[0] >> 1) < <Py_ssize_t>_GIL_THRESHOLD:
             return <int16_t*>PyByteArray_AS_STRING(out)
@@ -670,10 +683,12 @@ cdef class SampleRing:
         return sring_writable(self._r)
 
     def readable(self) -> int:
-        """Samples the consumer can read now (applies a pending flush)."""
+        """Samples the consumer can read now (applies a pending flush, so it
+        moves the read position: consumer side only)."""
         return sring_readable(self._r)
 
     def __len__(self) -> int:
+        """Same as ``readable()``: consumer side only."""
         return sring_readable(self._r)
 
     @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
