@@ -297,7 +297,7 @@ cdef class JitterBuffer:
         if not (0.0 <= concealment_noise <= 1.0):
             raise ValueError(f"concealment_noise must be in [0, 1], got {concealment_noise}")
         self.noise_frac = concealment_noise
-        self.voicing_min = 0.5
+        self.voicing_min = 0.3
         self.bl_max = blend_ms * clock_rate // 1000
         self.conceal_on = concealment
         self.cn_on = comfort_noise
@@ -312,7 +312,7 @@ cdef class JitterBuffer:
         self.pbuf = <int16_t*>malloc(480 * self.r8 * sizeof(int16_t) + 16)
         self.hgram = <double*>calloc(self.nbins, sizeof(double))
         self.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
-        self.fbuf = <double*>malloc((160 * self.r8 + 16) * sizeof(double))
+        self.fbuf = <double*>malloc((3 * (160 * self.r8 + 16) + 1) * sizeof(double))
         self.lpcsrc = <int16_t*>malloc((160 * self.r8 + 16) * sizeof(int16_t))
         if (self.slots == NULL or self.pay == NULL or self.hist == NULL or self.tmp == NULL
                 or self.pbuf == NULL or self.hgram == NULL or self.cand_pay == NULL or self.fbuf == NULL
@@ -758,6 +758,7 @@ cdef class JitterBuffer:
         self.ck = 0
         self.end_left = 0
         self.joined = False
+        self.bp_seq = -1
         self.plc_active = True
         self.st.concealment_events += 1
 
@@ -862,6 +863,39 @@ cdef class JitterBuffer:
         self.lpc_mem[0] = y
         return y
 
+    cdef int _bpitch(self, const uint8_t* fp, int ns, int codec) noexcept nogil:
+        """Pitch period (samples) of the packet after a gap, for the backward
+        extension: maximum of the normalised autocorrelation of its first 20 ms
+        over 5-15 ms lags (energies from prefix sums). A whole 20 ms when the
+        packet is unvoiced (best correlation below ``voicing_min``)."""
+        cdef int n = 160 * self.r8, hi, lag, i, best = 160 * self.r8
+        cdef double* d = self.fbuf + 160 * self.r8 + 16
+        cdef double* S = self.fbuf + 2 * (160 * self.r8 + 16)
+        cdef double c, e1, e2, sc, bs = -2.0
+        if ns < n:
+            n = ns
+        S[0] = 0.0
+        for i in range(n):
+            d[i] = alaw_decode_one(fp[i]) if codec == CODEC_PCMA else ulaw_decode_one(fp[i])
+            S[i + 1] = S[i] + d[i] * d[i]
+        hi = n - 40 * self.r8           # at least 5 ms of overlap
+        if hi > 120 * self.r8:
+            hi = 120 * self.r8
+        for lag in range(40 * self.r8, hi + 1):
+            c = 0.0
+            for i in range(n - lag):
+                c += d[i] * d[i + lag]
+            e1 = S[n - lag]
+            e2 = S[n] - S[lag]
+            if c > 0.0 and e1 > 0.0 and e2 > 0.0:
+                sc = c / sqrt(e1 * e2)
+                if sc > bs:
+                    bs = sc
+                    best = lag
+        if bs < self.voicing_min:
+            return self.P            # unvoiced: keep the forward period (a whole 20 ms when unvoiced too)
+        return best
+
     cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil:
         """Synthesise ``m`` samples for missing audio. When the packet after the
         gap (``fut``, starting ``gap`` samples from now) is already buffered,
@@ -881,12 +915,26 @@ cdef class JitterBuffer:
                 fp = self.pay + (fut.seq & self.mask) * self.max_payload
                 if BL > gap + self.ck:
                     BL = <int>(gap + self.ck)
+                if self.bp_seq != fut.seq:
+                    self.bp_seq = fut.seq
+                    self.bp_P = self._bpitch(fp, fut.ns, fut.codec)
+                P = self.bp_P
                 # one pitch period of the next packet, decoded once
                 for k in range(P):
                     if fut.codec == CODEC_PCMA:
                         self.fbuf[k] = alaw_decode_one(fp[k % fut.ns])
                     else:
                         self.fbuf[k] = ulaw_decode_one(fp[k % fut.ns])
+                if P + (P >> 2) <= fut.ns:
+                    # the period wrap fbuf[P-1] -> fbuf[0] made smooth: fbuf[0..P/4)
+                    # fades in from packet[P..P+P/4), the natural successor of packet[P-1]
+                    for k in range(P >> 2):
+                        w = (k + 1.0) / ((P >> 2) + 1.0)
+                        if fut.codec == CODEC_PCMA:
+                            f = alaw_decode_one(fp[P + k])
+                        else:
+                            f = ulaw_decode_one(fp[P + k])
+                        self.fbuf[k] = f * (1.0 - w) + self.fbuf[k] * w
             i = 0
             while i < m:
                 j = gap - i
