@@ -60,7 +60,7 @@ cdef class JitterBuffer:
     cdef uint8_t* pay            # capacity * max_payload bytes
     cdef int16_t* hist           # decoded / concealed sample history (playout order)
     cdef int16_t* tmp            # scratch for time scaling and end-of-erasure overlap-add
-    cdef int16_t* pbuf           # pitch buffer copied at the start of an erasure
+    cdef int16_t* pbuf           # the pitch period copied at the start of an erasure
     cdef double* hgram           # relative-delay histogram (1 ms bins)
     cdef uint8_t* cand_pay       # payload of the packet on probation
     cdef double* fbuf            # one pitch period of the packet after a gap (two-sided blend), then scratch for its pitch search
@@ -120,7 +120,7 @@ cdef class JitterBuffer:
     cdef double lpc_gain
     cdef bint lpc_ready
     cdef int bl_max
-    cdef int P, L, nper, pos, opos, oldR, xleft, xlen, ck, plen
+    cdef int P, L, pos, ck
     cdef int end_left, end_len
     cdef int flags
     # DTMF (RFC 4733)

@@ -309,7 +309,7 @@ cdef class JitterBuffer:
         self.pay = <uint8_t*>malloc(<size_t>capacity * self.max_payload)
         self.hist = <int16_t*>calloc(self.hist_size, sizeof(int16_t))
         self.tmp = <int16_t*>malloc((2 * self.frame + 64) * sizeof(int16_t))
-        self.pbuf = <int16_t*>malloc(480 * self.r8 * sizeof(int16_t) + 16)
+        self.pbuf = <int16_t*>malloc(160 * self.r8 * sizeof(int16_t) + 16)
         self.hgram = <double*>calloc(self.nbins, sizeof(double))
         self.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
         self.fbuf = <double*>malloc((3 * (160 * self.r8 + 16) + 1) * sizeof(double))
@@ -742,19 +742,20 @@ cdef class JitterBuffer:
         for i in range(L):
             w = (i + 1.0) / (L + 1.0)
             x[i - L] = _clip(x[i - L] * (1.0 - w) + x[i - L - P] * w)
-        self.plen = 3 * P
         acc = 0.0
         for i in range(160 * self.r8):
             acc += <double>x[i - 160 * self.r8] * x[i - 160 * self.r8]
         self.plc_noise = sqrt(acc / (160 * self.r8)) * self.noise_frac
         memcpy(self.lpcsrc, x - 160 * self.r8 - 10, (160 * self.r8 + 10) * sizeof(int16_t))
         self.lpc_ready = False
-        memcpy(self.pbuf, x - self.plen, self.plen * sizeof(int16_t))
+        # one period, repeated for the whole erasure: Appendix I widens it to
+        # 2 and 3 periods at 10 and 20 ms, which scored lower on PESQ NB on all
+        # four clips (see benchmarks/bench_jitter.py) because the output is
+        # silent by 60 ms anyway
+        memcpy(self.pbuf, x - P, P * sizeof(int16_t))
         self.P = P
         self.L = L
-        self.nper = 1
         self.pos = 0
-        self.xleft = 0
         self.ck = 0
         self.end_left = 0
         self.joined = False
@@ -763,24 +764,14 @@ cdef class JitterBuffer:
         self.st.concealment_events += 1
 
     cdef double _synth(self) noexcept nogil:
-        cdef int R, r8 = self.r8
-        cdef double v, vo, w
+        cdef double v, w
         if self.ck >= self.fade_end:
             self.ck += 1
             return self._shaped() * self.plc_noise
-        R = self.nper * self.P
-        v = self.pbuf[self.plen - R + self.pos]
+        v = self.pbuf[self.pos]
         self.pos += 1
-        if self.pos >= R:
+        if self.pos >= self.P:
             self.pos = 0
-        if self.xleft > 0:
-            vo = self.pbuf[self.plen - self.oldR + self.opos]
-            self.opos += 1
-            if self.opos >= self.oldR:
-                self.opos = 0
-            w = (self.xlen - self.xleft + 1.0) / (self.xlen + 1.0)
-            v = vo * (1.0 - w) + v * w
-            self.xleft -= 1
         if self.ck >= self.fade_start:
             w = 1.0 - <double>(self.ck - self.fade_start) / (self.fade_end - self.fade_start)
             v = v * w
@@ -788,12 +779,6 @@ cdef class JitterBuffer:
                 # the noise floor comes in over the second half of the fade
                 v += self._shaped() * self.plc_noise * (1.0 - 2.0 * w)
         self.ck += 1
-        if (self.ck == 80 * r8 or self.ck == 160 * r8) and self.nper < 3:
-            self.oldR = R
-            self.opos = self.pos
-            self.nper += 1
-            self.xleft = self.L
-            self.xlen = self.L
         return v
 
     cdef void _lpc(self, const int16_t* x) noexcept nogil:
