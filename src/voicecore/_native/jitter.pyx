@@ -222,7 +222,9 @@ cdef class JitterBuffer:
             ``silent_after_ms`` (G.711 Appendix I: 10 and 60 ms).
         blend_ms: when the packet after a gap is already buffered, the last
             ``blend_ms`` of the gap cross-fade into a backward pitch extension of
-            that packet (two-sided interpolation; 0 = forward concealment only).
+            that packet, repeating its own pitch period (5-15 ms, measured on
+            the packet) backwards (two-sided interpolation; 0 = forward
+            concealment only).
         concealment_noise: level of the noise floor that replaces the faded
             concealment, as a fraction of the RMS of the 20 ms before the loss
             (0 = true silence).
