@@ -113,25 +113,45 @@ def test_receive_path(benchmark, impl):
 
 
 # ---------------------------------------------------------------- PESQ table
-def test_pesq_table(capsys):
-    """PESQ NB on real speech over 8 seeds: voicecore vs aiortp's fade
-    concealer, frame repetition and silence fill, computed in this run."""
+PESQ_CLIPS = ("beckett", "two_cities", "endgame_nagg_nell", "clone-test")
+PESQ_SEEDS = 4
+
+
+def _benchmarks_enabled(config) -> bool:
+    return not (config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False))
+
+
+def test_pesq_table(request, capsys):
+    """PESQ NB on real speech: voicecore vs aiortp's fade concealer, frame
+    repetition and silence fill, computed in this run on the same loss
+    patterns. With ``--benchmark-enable`` the full table (4 clips x 2 loss
+    models x 4 seeds); as a plain test (``--benchmark-disable``) a reduced one
+    (beckett, 2 seeds) so the suite stays short. The issue's targets are
+    asserted per clip: random 10 % >= 3.0, Gilbert-Elliott not below frame
+    repetition."""
     from voicecore.testing import plc_eval
 
-    path = plc_eval.speech_path("beckett")
-    if path is None or importlib.util.find_spec("pesq") is None:
-        pytest.skip("speech clip or pesq not available")
-    speech = plc_eval.load_speech_8k(path)
+    if importlib.util.find_spec("pesq") is None:
+        pytest.skip("pesq not available")
+    full = _benchmarks_enabled(request.config)
+    clips = [c for c in (PESQ_CLIPS if full else PESQ_CLIPS[:1]) if plc_eval.speech_path(c) is not None]
+    if not clips:
+        pytest.skip("speech clips not available")
+    seeds = range(PESQ_SEEDS if full else 2)
     table = {}
-    for model in plc_eval.LOSS_MODELS:
-        rows = [plc_eval.evaluate(speech, model, seed) for seed in range(8)]
-        table[model] = {k: (float(np.mean([r[k] for r in rows])), float(np.min([r[k] for r in rows])))
-                        for k in rows[0]}
+    for clip in clips:
+        speech = plc_eval.load_speech_8k(plc_eval.speech_path(clip))
+        for model in plc_eval.LOSS_MODELS:
+            rows = [plc_eval.evaluate(speech, model, seed) for seed in seeds]
+            table[clip, model] = {k: (float(np.mean([r[k] for r in rows])), float(np.min([r[k] for r in rows])))
+                                  for k in rows[0]}
+    cols = list(next(iter(table.values())))
     with capsys.disabled():
-        print("\nPESQ NB, beckett.wav 8 kHz mu-law 20 ms, 8 seeds (mean / min)")
-        cols = list(next(iter(table.values())))
-        print(f"{'loss model':<20}" + "".join(f"{c:>16}" for c in cols))
-        for model, row in table.items():
-            print(f"{model:<20}" + "".join(f"{row[c][0]:>9.3f} / {row[c][1]:.2f}" for c in cols))
-    assert table["random10"]["voicecore"][0] >= 3.0
-    assert table["gilbert10_burst3"]["voicecore"][0] >= table["gilbert10_burst3"]["frame_repeat"][0]
+        print(f"\nPESQ NB, 8 kHz mu-law 20 ms, {len(seeds)} seeds per cell (mean / min)")
+        print(f"{'clip':<19}{'loss model':<18}" + "".join(f"{c:>16}" for c in cols))
+        for (clip, model), row in table.items():
+            print(f"{clip:<19}{model:<18}" + "".join(f"{row[c][0]:>9.3f} / {row[c][1]:.2f}" for c in cols))
+    for clip in clips:
+        assert table[clip, "random10"]["voicecore"][0] >= 3.0, (clip, table[clip, "random10"])
+        g = table[clip, "gilbert10_burst3"]
+        assert g["voicecore"][0] >= g["frame_repeat"][0], (clip, g)

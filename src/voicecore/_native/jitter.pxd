@@ -60,10 +60,12 @@ cdef class JitterBuffer:
     cdef uint8_t* pay            # capacity * max_payload bytes
     cdef int16_t* hist           # decoded / concealed sample history (playout order)
     cdef int16_t* tmp            # scratch for time scaling and end-of-erasure overlap-add
-    cdef int16_t* pbuf           # pitch buffer copied at the start of an erasure
+    cdef int16_t* pbuf           # the pitch period copied at the start of an erasure
     cdef double* hgram           # relative-delay histogram (1 ms bins)
     cdef uint8_t* cand_pay       # payload of the packet on probation
-    cdef double* fbuf            # one pitch period of the packet after a gap (two-sided blend)
+    cdef double* fbuf            # one pitch period of the packet after a gap (two-sided blend), then scratch for its pitch search
+    cdef int64_t bp_seq          # packet whose pitch period bp_P was measured (-1: none)
+    cdef int bp_P
     cdef int16_t* lpcsrc         # the 20 ms before an erasure, for the lazily computed LPC
     cdef JStats st
     # configuration
@@ -118,7 +120,7 @@ cdef class JitterBuffer:
     cdef double lpc_gain
     cdef bint lpc_ready
     cdef int bl_max
-    cdef int P, L, nper, pos, opos, oldR, xleft, xlen, ck, plen
+    cdef int P, L, pos, ck
     cdef int end_left, end_len
     cdef int flags
     # DTMF (RFC 4733)
@@ -152,6 +154,7 @@ cdef class JitterBuffer:
     cdef double _noise(self) noexcept nogil
     cdef double _shaped(self) noexcept nogil
     cdef void _lpc(self, const int16_t* x) noexcept nogil
+    cdef int _bpitch(self, const uint8_t* fp, int ns, int codec) noexcept nogil
     cdef void _conceal(self, int m, JSlot* fut, int64_t gap) noexcept nogil
     cdef void _fill_silence(self, int m) noexcept nogil
     cdef bint _quiet(self) noexcept nogil
