@@ -302,7 +302,9 @@ cdef class JitterBuffer:
         self.conceal_on = concealment
         self.cn_on = comfort_noise
         self.dtmf_timeout_ns = <int64_t>dtmf_timeout_ms * 1000000
-        self.hist_keep = 390 * self.r8 + self.frame + self.dl + 64
+        # history must cover the pitch search (390 * r8 + frame) and the 3-period
+        # pitch buffer copied at the start of an erasure (3 * 160 * r8 samples)
+        self.hist_keep = max(390 * self.r8 + self.frame, 480 * self.r8) + self.dl + 64
         self.hist_size = self.hist_keep + 8 * self.frame + 64
 
         self.slots = <JSlot*>malloc(capacity * sizeof(JSlot))
@@ -547,6 +549,7 @@ cdef class JitterBuffer:
         cdef JHdr h
         cdef uint32_t udelta
         cdef int code
+        cdef double off_ns, tol_ns
         if self.dt_active:
             self._dtmf_timeout(now)
         code = self._parse(d, n, &h)
@@ -563,18 +566,39 @@ cdef class JitterBuffer:
         if self.have_stream and h.ssrc == self.ssrc:
             udelta = <uint16_t>(h.seq - self.max_seq16)
             if udelta < <uint32_t>MAX_DROPOUT:
-                if udelta > <uint32_t>JUMP_CHECK and not self._consistent(h.ts, now):
+                # A forward packet whose timestamp disagrees with its arrival time
+                # (relative to the newest packet) by more than the maximum delay
+                # plus a margin is either a stray or a timestamp discontinuity
+                # (rebase, hold and resume): probation, and only 2 sequential
+                # packets re-map the timeline. Small gaps of audio / CN are checked
+                # too (a stray with seq +1..+8); DTMF timestamps name the event
+                # start, so they are checked only past JUMP_CHECK as before.
+                if (udelta != 0 and (udelta > <uint32_t>JUMP_CHECK or h.kind != KIND_DTMF)
+                        and not self._consistent(h.ts, now)):
                     return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
                 return self._accept(self.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now)
             elif udelta <= <uint32_t>(65536 - MAX_MISORDER):
                 return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
+            if h.kind != KIND_DTMF:
+                # reordered: a timestamp far outside the timeline never reaches the
+                # delay estimate (too old: late; in the future: a stray)
+                off_ns = (<double>(<int32_t>(h.ts - self.ref_ts32) + self.ref_ext_ts - self.max_media_ts)
+                          * 1e9 / self.rate - <double>(now - self.max_arrival))
+                tol_ns = self.max_delay * 1e9 / self.rate + 60e6
+                if off_ns < -tol_ns:
+                    self.st.late += 1
+                    return R_LATE
+                if off_ns > tol_ns:
+                    self.st.discarded += 1
+                    return R_DISCARDED
             return self._accept(self.max_ext - <int64_t>(65536 - udelta), h.seq, h.ts, h.kind, h.codec,
                                 d + h.off, h.plen, now)
         return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
 
     cdef bint _consistent(self, uint32_t ts, int64_t now) noexcept nogil:
-        """Is a forward sequence jump backed by a timestamp jump that matches the
-        time elapsed since the newest packet (burst loss), rather than a stray?"""
+        """Does the timestamp advance since the newest packet match the time
+        elapsed since it arrived (burst loss, DTX, jitter up to the maximum
+        delay + 60 ms), rather than a stray or a timestamp discontinuity?"""
         cdef int64_t ext_ts = self.ref_ext_ts + <int32_t>(ts - self.ref_ts32)
         cdef double dts_ns = <double>(ext_ts - self.max_media_ts) * 1e9 / self.rate
         cdef double darr = <double>(now - self.max_arrival)
@@ -587,7 +611,11 @@ cdef class JitterBuffer:
         cdef int64_t ext, mapped
         if (self.cand_valid and ssrc == self.cand_ssrc and seq == <uint16_t>(self.cand_seq + 1)
                 and now - self.cand_arrival <= PROBATION_NS
-                and (not self.have_stream or ssrc == self.ssrc or self.last_accept_ns < self.cand_arrival)):
+                and (not self.have_stream or ssrc == self.ssrc or self.last_accept_ns < self.cand_arrival)
+                and (kind != KIND_MEDIA or (self.cand_marker >> 4) != KIND_MEDIA
+                     or fabs(<double>(<int32_t>(ts - self.cand_ts)) * 1e9 / self.rate
+                             - <double>(now - self.cand_arrival))
+                     <= self.max_delay * 1e9 / self.rate + 60e6)):
             # Two sequential packets: (re)synchronise on the new stream.
             if self.have_stream:
                 if ssrc != self.ssrc:
@@ -599,8 +627,8 @@ cdef class JitterBuffer:
                     mapped = llround(self._now_s(self.cand_arrival) - self._ref())
                 else:
                     mapped = self.max_media_ts
-                if mapped < self.max_media_ts:
-                    mapped = self.max_media_ts
+                if mapped < self.max_media_ts + self.pkt_ns:
+                    mapped = self.max_media_ts + self.pkt_ns    # never over the newest packet
             else:
                 self.have_stream = True
                 self.t0_ns = self.cand_arrival
@@ -932,6 +960,8 @@ cdef class JitterBuffer:
             a = <int32_t>amp
             if a < 1:
                 a = 1
+            elif a > 32767:
+                a = 32767        # levels 0-4 -dBov: saturate, never wrap in the int16 cast
             for i in range(m):
                 self.rng ^= self.rng << 13
                 self.rng ^= self.rng >> 17
