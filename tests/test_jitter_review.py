@@ -220,3 +220,34 @@ def test_comfort_noise_saturates_at_high_levels():
     r = {lv: _cn_rms(lv) for lv in (0, 1, 3, 4, 6, 10, 20)}
     assert r[0] >= r[1] >= r[3] >= r[4] >= r[6] > r[10] > r[20], r
     assert r[0] > 0.9 * 32767 / np.sqrt(3), r      # full-scale uniform noise
+
+
+# ---------------------------------------------------------------- freeze is not a rebase
+@pytest.mark.parametrize("freeze_ms", [300, 1000, 3000])
+def test_network_freeze_then_burst_keeps_the_timeline(freeze_ms):
+    """The network holds packets for ``freeze_ms`` and then releases them in one
+    burst. Unlike a hold on the sender side the timestamps still match the old
+    timeline: the packets that missed their deadline are late, nothing is
+    re-anchored, and the delay returns to its target (no lasting latency)."""
+    ev = []
+    for p in range(600):
+        t = p * 20
+        if 2000 <= t < 2000 + freeze_ms:
+            t = 2000 + freeze_ms
+        ev.append((t * MS, rtp(p, p * 160, TONE)))
+    ev += [(f * 20 * MS + 1, None) for f in range(600)]
+    ev.sort(key=lambda e: e[0])
+    jb = JitterBuffer()
+    kinds = []
+    for t, d in ev:
+        if d is None:
+            kinds.append(jb.pull(t)[1])
+        else:
+            jb.push(d, t)
+    st = jb.stats()
+    frozen = freeze_ms // 20
+    assert st["sequence_restarts"] == 0
+    assert st["current_delay_ms"] < 100
+    assert kinds.count(FRAME_AUDIO) >= 600 - frozen - 8
+    assert frozen - 5 <= st["late"] <= frozen + 2
+    assert all(k == FRAME_AUDIO for k in kinds[100 + frozen + 200:])

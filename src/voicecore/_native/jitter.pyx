@@ -88,6 +88,7 @@ cdef enum:
     F_SILENCE = 4
     F_CN = 8
 
+cdef int CAND_LATE = 2            # cand_marker flag: held while behind the playout position
 cdef int MAX_DROPOUT = 3000
 cdef int MAX_MISORDER = 100
 cdef int JUMP_CHECK = 8           # forward gaps above this must have a consistent timestamp
@@ -194,6 +195,40 @@ cdef int _pitch(const int16_t* x, int r8, double* voicing) noexcept nogil:
         e0 += <int64_t>x[i - W] * x[i - W]
     voicing[0] = bestc / sqrt(beste * e0) if e0 > 0 else 0.0
     return best
+
+
+cdef inline bint _pair_paced(JitterBuffer self, uint32_t ssrc, uint32_t ts, int kind, int64_t now) noexcept nogil:
+    """Do the probation candidate and this packet form a plausible stream? Their
+    timestamps must advance with their arrival times (within the maximum delay +
+    60 ms). For a re-anchoring of the established SSRC (timestamp rebase, hold
+    and resume) the pair must also arrive at pace (arrival gap >= half the
+    timestamp gap): packets released in a burst after a network freeze are
+    late on the existing timeline, not a new one."""
+    cdef double dts, darr
+    if kind != KIND_MEDIA or (self.cand_marker >> 4) != KIND_MEDIA:
+        return True
+    dts = <double>(<int32_t>(ts - self.cand_ts)) * 1e9 / self.rate
+    darr = <double>(now - self.cand_arrival)
+    if fabs(dts - darr) > self.max_delay * 1e9 / self.rate + 60e6:
+        return False
+    if self.have_stream and ssrc == self.ssrc and darr < 0.5 * dts:
+        return False
+    return True
+
+
+cdef inline void _drop_candidate(JitterBuffer self) noexcept nogil:
+    """Count the probation candidate that is being dropped: another SSRC ->
+    foreign_ssrc; a packet of the stream's own sequence window that was already
+    behind the playout position when it arrived (a burst after a network
+    freeze, flagged CAND_LATE when held) -> late; otherwise (a stray) ->
+    discarded."""
+    self.cand_valid = False
+    if self.have_stream and self.cand_ssrc != self.ssrc:
+        self.st.foreign_ssrc += 1
+    elif self.cand_marker & CAND_LATE:
+        self.st.late += 1
+    else:
+        self.st.discarded += 1
 
 
 @cython.final
@@ -575,6 +610,11 @@ cdef class JitterBuffer:
                 # start, so they are checked only past JUMP_CHECK as before.
                 if (udelta != 0 and (udelta > <uint32_t>JUMP_CHECK or h.kind != KIND_DTMF)
                         and not self._consistent(h.ts, now)):
+                    # already behind the playout position: counted late if it
+                    # never validates (a burst released after a network freeze)
+                    if (h.kind == KIND_MEDIA and self.ref_ext_ts + <int32_t>(h.ts - self.ref_ts32)
+                            + h.plen <= self.play_ts):
+                        h.marker |= CAND_LATE
                     return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
                 return self._accept(self.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now)
             elif udelta <= <uint32_t>(65536 - MAX_MISORDER):
@@ -612,10 +652,7 @@ cdef class JitterBuffer:
         if (self.cand_valid and ssrc == self.cand_ssrc and seq == <uint16_t>(self.cand_seq + 1)
                 and now - self.cand_arrival <= PROBATION_NS
                 and (not self.have_stream or ssrc == self.ssrc or self.last_accept_ns < self.cand_arrival)
-                and (kind != KIND_MEDIA or (self.cand_marker >> 4) != KIND_MEDIA
-                     or fabs(<double>(<int32_t>(ts - self.cand_ts)) * 1e9 / self.rate
-                             - <double>(now - self.cand_arrival))
-                     <= self.max_delay * 1e9 / self.rate + 60e6)):
+                and _pair_paced(self, ssrc, ts, kind, now)):
             # Two sequential packets: (re)synchronise on the new stream.
             if self.have_stream:
                 if ssrc != self.ssrc:
@@ -659,10 +696,7 @@ cdef class JitterBuffer:
             return R_FOREIGN_SSRC
         # not (yet) acceptable: hold it as the new probation candidate
         if self.cand_valid:
-            if self.have_stream and self.cand_ssrc != self.ssrc:
-                self.st.foreign_ssrc += 1
-            else:
-                self.st.discarded += 1
+            _drop_candidate(self)
         self.cand_valid = True
         self.cand_ssrc = ssrc
         self.cand_seq = seq
@@ -1124,11 +1158,7 @@ cdef class JitterBuffer:
             self._dtmf_timeout(now)
         self.st.frames_out += 1
         if self.cand_valid and now - self.cand_arrival > PROBATION_NS:
-            self.cand_valid = False          # probation expired: the held packet is dropped
-            if self.have_stream and self.cand_ssrc != self.ssrc:
-                self.st.foreign_ssrc += 1
-            else:
-                self.st.discarded += 1
+            _drop_candidate(self)            # probation expired: the held packet is dropped
         if not self.have_stream:
             memset(out, 0, F * sizeof(int16_t))
             self.st.silence_frames += 1
