@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,6 +74,36 @@ def test_concealment_stays_inside_history(rate, frame_ms):
         assert st["concealment_events"] == 1 and n_conc > 0      # the concealment path ran
         assert st["lost"] == 3
         assert worst == 0, f"{rate} Hz / {frame_ms} ms: concealment of silence produced |x| = {worst}"
+
+
+_OOB_SCRIPT = """
+import struct, sys
+from voicecore._native.jitter import JitterBuffer
+rate, fms = int(sys.argv[1]), int(sys.argv[2])
+pkt = 160 * (rate // 8000)
+for lost in range(10, 18):
+    jb = JitterBuffer(clock_rate=rate, frame_ms=fms, payload_types={0: 'pcmu'})
+    for p in range(40):
+        if p not in (lost, lost + 1, lost + 2):
+            jb.push(struct.pack('!BBHII', 0x80, 0, p, p * pkt, 0x1234) + b'\\xff' * pkt, p * 20_000_000)
+        for f in range(20 // fms):
+            jb.pull(p * 20_000_000 + f * fms * 1_000_000)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_concealment_history_bounds_under_valgrind():
+    """The out-of-bounds read is invisible in the output (the stale samples sit
+    in the part of the pitch buffer that is faded out before it is played), so
+    memcheck is the oracle: before the fix, 8 invalid reads in _plc_start at
+    48 kHz / 5 ms."""
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    r = subprocess.run(
+        ["valgrind", "--error-exitcode=9", "--quiet", sys.executable, "-c", _OOB_SCRIPT, "48000", "5"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
 
 
 # ---------------------------------------------------------------- 2. timestamp discontinuity
