@@ -12,8 +12,13 @@ validation (version, CSRC count, extension, padding -> ``malformed``), size
 (datagram > 1500 bytes or payload > 200 ms -> ``oversize``), negotiated payload
 types only (``unknown_pt``), RFC 3550 Appendix A.1 sequence validation with
 probation (2 sequential packets), MAX_DROPOUT 3000, MAX_MISORDER 100 and
-16-bit cycles, plus a timestamp-consistency check that keeps a single stray
-packet inside the dropout window from moving the stream. RFC 4733 events and
+16-bit cycles, plus a timestamp-consistency check: a forward packet whose
+timestamp disagrees with its arrival time by more than the maximum delay + 60
+ms goes to probation, so a single stray inside the dropout window never moves
+the stream, while a timestamp rebase or a hold resumed with old timestamps
+re-anchors the timeline after 2 sequential packets arriving at pace (counted in
+``sequence_restarts``); a burst released after a network freeze is late, not a
+new timeline. RFC 4733 events and
 RFC 3389 comfort noise occupy their sequence numbers as non-media.
 
 Internally everything runs in extended RTP timestamp units (64-bit), so
