@@ -106,7 +106,11 @@ class JitterStats:
     them (including packets that came after their deadline, which are also in
     ``late``); ``concealed_samples`` counts samples synthesised for missing
     audio; ``discarded`` counts valid packets dropped by probation (strays) or
-    by window overflow.
+    by window overflow. ``sequence_restarts`` also counts re-anchorings of the
+    established SSRC on a timestamp discontinuity (timestamp rebase, or a hold
+    resumed with timestamps continuing from before it): two sequential packets
+    whose timestamps disagree with their arrival time by more than the maximum
+    delay + 60 ms, arriving at pace.
     """
 
     received: int = 0

@@ -12,8 +12,13 @@ validation (version, CSRC count, extension, padding -> ``malformed``), size
 (datagram > 1500 bytes or payload > 200 ms -> ``oversize``), negotiated payload
 types only (``unknown_pt``), RFC 3550 Appendix A.1 sequence validation with
 probation (2 sequential packets), MAX_DROPOUT 3000, MAX_MISORDER 100 and
-16-bit cycles, plus a timestamp-consistency check that keeps a single stray
-packet inside the dropout window from moving the stream. RFC 4733 events and
+16-bit cycles, plus a timestamp-consistency check: a forward packet whose
+timestamp disagrees with its arrival time by more than the maximum delay + 60
+ms goes to probation, so a single stray inside the dropout window never moves
+the stream, while a timestamp rebase or a hold resumed with old timestamps
+re-anchors the timeline after 2 sequential packets arriving at pace (counted in
+``sequence_restarts``); a burst released after a network freeze is late, not a
+new timeline. RFC 4733 events and
 RFC 3389 comfort noise occupy their sequence numbers as non-media.
 
 Internally everything runs in extended RTP timestamp units (64-bit), so
@@ -88,6 +93,7 @@ cdef enum:
     F_SILENCE = 4
     F_CN = 8
 
+cdef int CAND_LATE = 2            # cand_marker flag: held while behind the playout position
 cdef int MAX_DROPOUT = 3000
 cdef int MAX_MISORDER = 100
 cdef int JUMP_CHECK = 8           # forward gaps above this must have a consistent timestamp
@@ -194,6 +200,40 @@ cdef int _pitch(const int16_t* x, int r8, double* voicing) noexcept nogil:
         e0 += <int64_t>x[i - W] * x[i - W]
     voicing[0] = bestc / sqrt(beste * e0) if e0 > 0 else 0.0
     return best
+
+
+cdef inline bint _pair_paced(JitterBuffer self, uint32_t ssrc, uint32_t ts, int kind, int64_t now) noexcept nogil:
+    """Do the probation candidate and this packet form a plausible stream? Their
+    timestamps must advance with their arrival times (within the maximum delay +
+    60 ms). For a re-anchoring of the established SSRC (timestamp rebase, hold
+    and resume) the pair must also arrive at pace (arrival gap >= half the
+    timestamp gap): packets released in a burst after a network freeze are
+    late on the existing timeline, not a new one."""
+    cdef double dts, darr
+    if kind != KIND_MEDIA or (self.cand_marker >> 4) != KIND_MEDIA:
+        return True
+    dts = <double>(<int32_t>(ts - self.cand_ts)) * 1e9 / self.rate
+    darr = <double>(now - self.cand_arrival)
+    if fabs(dts - darr) > self.max_delay * 1e9 / self.rate + 60e6:
+        return False
+    if self.have_stream and ssrc == self.ssrc and darr < 0.5 * dts:
+        return False
+    return True
+
+
+cdef inline void _drop_candidate(JitterBuffer self) noexcept nogil:
+    """Count the probation candidate that is being dropped: another SSRC ->
+    foreign_ssrc; a packet of the stream's own sequence window that was already
+    behind the playout position when it arrived (a burst after a network
+    freeze, flagged CAND_LATE when held) -> late; otherwise (a stray) ->
+    discarded."""
+    self.cand_valid = False
+    if self.have_stream and self.cand_ssrc != self.ssrc:
+        self.st.foreign_ssrc += 1
+    elif self.cand_marker & CAND_LATE:
+        self.st.late += 1
+    else:
+        self.st.discarded += 1
 
 
 @cython.final
@@ -304,7 +344,9 @@ cdef class JitterBuffer:
         self.conceal_on = concealment
         self.cn_on = comfort_noise
         self.dtmf_timeout_ns = <int64_t>dtmf_timeout_ms * 1000000
-        self.hist_keep = 390 * self.r8 + self.frame + self.dl + 64
+        # history must cover the pitch search (390 * r8 + frame) and the 3-period
+        # pitch buffer copied at the start of an erasure (3 * 160 * r8 samples)
+        self.hist_keep = max(390 * self.r8 + self.frame, 480 * self.r8) + self.dl + 64
         self.hist_size = self.hist_keep + 8 * self.frame + 64
 
         self.slots = <JSlot*>malloc(capacity * sizeof(JSlot))
@@ -549,6 +591,7 @@ cdef class JitterBuffer:
         cdef JHdr h
         cdef uint32_t udelta
         cdef int code
+        cdef double off_ns, tol_ns
         if self.dt_active:
             self._dtmf_timeout(now)
         code = self._parse(d, n, &h)
@@ -565,18 +608,44 @@ cdef class JitterBuffer:
         if self.have_stream and h.ssrc == self.ssrc:
             udelta = <uint16_t>(h.seq - self.max_seq16)
             if udelta < <uint32_t>MAX_DROPOUT:
-                if udelta > <uint32_t>JUMP_CHECK and not self._consistent(h.ts, now):
+                # A forward packet whose timestamp disagrees with its arrival time
+                # (relative to the newest packet) by more than the maximum delay
+                # plus a margin is either a stray or a timestamp discontinuity
+                # (rebase, hold and resume): probation, and only 2 sequential
+                # packets re-map the timeline. Small gaps of audio / CN are checked
+                # too (a stray with seq +1..+8); DTMF timestamps name the event
+                # start, so they are checked only past JUMP_CHECK as before.
+                if (udelta != 0 and (udelta > <uint32_t>JUMP_CHECK or h.kind != KIND_DTMF)
+                        and not self._consistent(h.ts, now)):
+                    # already behind the playout position: counted late if it
+                    # never validates (a burst released after a network freeze)
+                    if (h.kind == KIND_MEDIA and self.ref_ext_ts + <int32_t>(h.ts - self.ref_ts32)
+                            + h.plen <= self.play_ts):
+                        h.marker |= CAND_LATE
                     return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
                 return self._accept(self.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now)
             elif udelta <= <uint32_t>(65536 - MAX_MISORDER):
                 return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
+            if h.kind != KIND_DTMF:
+                # reordered: a timestamp far outside the timeline never reaches the
+                # delay estimate (too old: late; in the future: a stray)
+                off_ns = (<double>(<int32_t>(h.ts - self.ref_ts32) + self.ref_ext_ts - self.max_media_ts)
+                          * 1e9 / self.rate - <double>(now - self.max_arrival))
+                tol_ns = self.max_delay * 1e9 / self.rate + 60e6
+                if off_ns < -tol_ns:
+                    self.st.late += 1
+                    return R_LATE
+                if off_ns > tol_ns:
+                    self.st.discarded += 1
+                    return R_DISCARDED
             return self._accept(self.max_ext - <int64_t>(65536 - udelta), h.seq, h.ts, h.kind, h.codec,
                                 d + h.off, h.plen, now)
         return self._candidate(h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
 
     cdef bint _consistent(self, uint32_t ts, int64_t now) noexcept nogil:
-        """Is a forward sequence jump backed by a timestamp jump that matches the
-        time elapsed since the newest packet (burst loss), rather than a stray?"""
+        """Does the timestamp advance since the newest packet match the time
+        elapsed since it arrived (burst loss, DTX, jitter up to the maximum
+        delay + 60 ms), rather than a stray or a timestamp discontinuity?"""
         cdef int64_t ext_ts = self.ref_ext_ts + <int32_t>(ts - self.ref_ts32)
         cdef double dts_ns = <double>(ext_ts - self.max_media_ts) * 1e9 / self.rate
         cdef double darr = <double>(now - self.max_arrival)
@@ -589,7 +658,8 @@ cdef class JitterBuffer:
         cdef int64_t ext, mapped
         if (self.cand_valid and ssrc == self.cand_ssrc and seq == <uint16_t>(self.cand_seq + 1)
                 and now - self.cand_arrival <= PROBATION_NS
-                and (not self.have_stream or ssrc == self.ssrc or self.last_accept_ns < self.cand_arrival)):
+                and (not self.have_stream or ssrc == self.ssrc or self.last_accept_ns < self.cand_arrival)
+                and _pair_paced(self, ssrc, ts, kind, now)):
             # Two sequential packets: (re)synchronise on the new stream.
             if self.have_stream:
                 if ssrc != self.ssrc:
@@ -601,8 +671,8 @@ cdef class JitterBuffer:
                     mapped = llround(self._now_s(self.cand_arrival) - self._ref())
                 else:
                     mapped = self.max_media_ts
-                if mapped < self.max_media_ts:
-                    mapped = self.max_media_ts
+                if mapped < self.max_media_ts + self.pkt_ns:
+                    mapped = self.max_media_ts + self.pkt_ns    # never over the newest packet
             else:
                 self.have_stream = True
                 self.t0_ns = self.cand_arrival
@@ -633,10 +703,7 @@ cdef class JitterBuffer:
             return R_FOREIGN_SSRC
         # not (yet) acceptable: hold it as the new probation candidate
         if self.cand_valid:
-            if self.have_stream and self.cand_ssrc != self.ssrc:
-                self.st.foreign_ssrc += 1
-            else:
-                self.st.discarded += 1
+            _drop_candidate(self)
         self.cand_valid = True
         self.cand_ssrc = ssrc
         self.cand_seq = seq
@@ -988,6 +1055,8 @@ cdef class JitterBuffer:
             a = <int32_t>amp
             if a < 1:
                 a = 1
+            elif a > 32767:
+                a = 32767        # levels 0-4 -dBov: saturate, never wrap in the int16 cast
             for i in range(m):
                 self.rng ^= self.rng << 13
                 self.rng ^= self.rng >> 17
@@ -1150,11 +1219,7 @@ cdef class JitterBuffer:
             self._dtmf_timeout(now)
         self.st.frames_out += 1
         if self.cand_valid and now - self.cand_arrival > PROBATION_NS:
-            self.cand_valid = False          # probation expired: the held packet is dropped
-            if self.have_stream and self.cand_ssrc != self.ssrc:
-                self.st.foreign_ssrc += 1
-            else:
-                self.st.discarded += 1
+            _drop_candidate(self)            # probation expired: the held packet is dropped
         if not self.have_stream:
             memset(out, 0, F * sizeof(int16_t))
             self.st.silence_frames += 1
