@@ -387,6 +387,59 @@ cdef int _scratch_reserve(Scratch* s, Py_ssize_t n) except -1:
     return 0
 
 
+cdef int _pcm16_to_scratch(object data, Scratch* s, Py_ssize_t* n_out) except -1:
+    """s16le (bytes-like or int16 array) -> float32 into the stream's scratch
+    buffer, converted without the GIL; the sample count goes to ``n_out``."""
+    cdef Buf src
+    cdef Py_ssize_t n
+    get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
+    try:
+        if src.len & 1:
+            raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
+        n = src.len >> 1
+        _scratch_reserve(s, n)
+        with nogil:
+            _s16_to_f32(<const int16_t*>src.buf, s.buf, n)
+        n_out[0] = n
+    finally:
+        release(&src)
+    return 0
+
+
+# ------------------------------------------------------------------ stream claim
+# A stream is used by one thread at a time. Every method that touches its
+# state (rate, scratch buffer, the sherpa-onnx stream) claims it first with a
+# CAS, so a concurrent caller gets RuntimeError and frees nothing the owner is
+# using without the GIL (also on free-threaded builds).
+cdef int _claim(vc_u64* busy, const void* stream) except -1:
+    cdef uint64_t expected = 0
+    if not vc_cas_acq_rel(busy, &expected, 1):
+        raise RuntimeError("this stream is in use by another thread")
+    if stream == NULL:
+        vc_store_release(busy, 0)
+        raise ValueError("the stream is closed")
+    return 0
+
+
+cdef int _claim_for_close(vc_u64* busy) except -1:
+    cdef uint64_t expected = 0
+    if not vc_cas_acq_rel(busy, &expected, 1):
+        raise RuntimeError("this stream is in use by another thread")
+    return 0
+
+
+cdef int _same_rate(int* rate, int sample_rate, const char* hint) except -1:
+    """The first rate fed to a stream sticks; another one is a clear error."""
+    _check_rate(sample_rate)
+    if rate[0] == 0:
+        rate[0] = sample_rate
+    elif sample_rate != rate[0]:
+        raise ValueError(
+            f"sample-rate mismatch: this stream was fed at {rate[0]} Hz, got {sample_rate} Hz{(<bytes>hint).decode()}"
+        )
+    return 0
+
+
 # ------------------------------------------------------------------ online (streaming)
 @cython.final
 cdef class OnlineRecognizer:
@@ -534,24 +587,10 @@ cdef class OnlineStream:
         self._scratch.buf = NULL
 
     cdef inline int _enter(self) except -1:
-        cdef uint64_t expected = 0
-        if not vc_cas_acq_rel(&self._busy, &expected, 1):
-            raise RuntimeError("this stream is in use by another thread")
-        if self._stream == NULL:
-            vc_store_release(&self._busy, 0)
-            raise ValueError("the stream is closed")
-        return 0
+        return _claim(&self._busy, self._stream)
 
     cdef int _rate_ok(self, int sample_rate) except -1:
-        _check_rate(sample_rate)
-        if self._rate == 0:
-            self._rate = sample_rate
-        elif sample_rate != self._rate:
-            raise ValueError(
-                f"sample-rate mismatch: this stream was fed at {self._rate} Hz, got {sample_rate} Hz "
-                "(one stream keeps one rate; reset() it first)"
-            )
-        return 0
+        return _same_rate(&self._rate, sample_rate, b" (one stream keeps one rate; reset() it first)")
 
     @property
     def stream_sample_rate(self):
@@ -564,31 +603,18 @@ cdef class OnlineStream:
         With ``decode=True`` also decodes every ready frame in the same GIL-free
         section and returns the number of decode steps (else 0).
         """
-        cdef Buf src
         cdef Py_ssize_t n
         cdef int steps = 0
-        # Claim the stream before touching any of its state (rate, scratch
-        # buffer): a second thread gets RuntimeError and frees nothing.
         self._enter()
         try:
             self._rate_ok(sample_rate)
-            get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
-            try:
-                if src.len & 1:
-                    raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
-                n = src.len >> 1
-                if n > 0x7FFFFFFF:
-                    raise ValueError("one call takes at most 2**31-1 samples")
-                _scratch_reserve(&self._scratch, n)
-                with nogil:
-                    _s16_to_f32(<const int16_t*>src.buf, self._scratch.buf, n)
-                    vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
-                    if decode:
-                        while vc_sherpa.IsOnlineStreamReady(self._rec._rec, self._stream):
-                            vc_sherpa.DecodeOnlineStream(self._rec._rec, self._stream)
-                            steps += 1
-            finally:
-                release(&src)
+            _pcm16_to_scratch(data, &self._scratch, &n)
+            with nogil:
+                vc_sherpa.OnlineStreamAcceptWaveform(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
+                if decode:
+                    while vc_sherpa.IsOnlineStreamReady(self._rec._rec, self._stream):
+                        vc_sherpa.DecodeOnlineStream(self._rec._rec, self._stream)
+                        steps += 1
         finally:
             vc_store_release(&self._busy, 0)
         return steps
@@ -705,9 +731,7 @@ cdef class OnlineStream:
 
     def close(self):
         """Free the stream now (also done when it is garbage-collected)."""
-        cdef uint64_t expected = 0
-        if not vc_cas_acq_rel(&self._busy, &expected, 1):
-            raise RuntimeError("this stream is in use by another thread")
+        _claim_for_close(&self._busy)
         if self._stream != NULL:
             vc_sherpa.DestroyOnlineStream(self._stream)
             self._stream = NULL
@@ -856,45 +880,20 @@ cdef class OfflineStream:
         self._scratch.buf = NULL
 
     cdef inline int _enter(self) except -1:
-        # Claim before touching any state; a concurrent caller gets RuntimeError.
-        cdef uint64_t expected = 0
-        if not vc_cas_acq_rel(&self._busy, &expected, 1):
-            raise RuntimeError("this stream is in use by another thread")
-        if self._stream == NULL:
-            vc_store_release(&self._busy, 0)
-            raise ValueError("the stream is closed")
-        return 0
+        return _claim(&self._busy, self._stream)
 
     cdef int _rate_ok(self, int sample_rate) except -1:
-        _check_rate(sample_rate)
-        if self._rate == 0:
-            self._rate = sample_rate
-        elif sample_rate != self._rate:
-            raise ValueError(
-                f"sample-rate mismatch: this stream was fed at {self._rate} Hz, got {sample_rate} Hz"
-            )
-        return 0
+        return _same_rate(&self._rate, sample_rate, b"")
 
     def accept_pcm16(self, data, int sample_rate):
         """Feed s16le mono PCM at ``sample_rate`` Hz (converted without the GIL)."""
-        cdef Buf src
         cdef Py_ssize_t n
         self._enter()
         try:
             self._rate_ok(sample_rate)
-            get_input(data, &src, KIND_BYTES | KIND_S16, b"accept_pcm16")
-            try:
-                if src.len & 1:
-                    raise ValueError(f"accept_pcm16: s16le PCM must have an even byte count, got {src.len} bytes")
-                n = src.len >> 1
-                if n > 0x7FFFFFFF:
-                    raise ValueError("one call takes at most 2**31-1 samples")
-                _scratch_reserve(&self._scratch, n)
-                with nogil:
-                    _s16_to_f32(<const int16_t*>src.buf, self._scratch.buf, n)
-                    vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
-            finally:
-                release(&src)
+            _pcm16_to_scratch(data, &self._scratch, &n)
+            with nogil:
+                vc_sherpa.AcceptWaveformOffline(self._stream, sample_rate, self._scratch.buf, <int32_t>n)
         finally:
             vc_store_release(&self._busy, 0)
 
@@ -935,9 +934,7 @@ cdef class OfflineStream:
 
     def close(self):
         """Free the stream now (RuntimeError while another thread uses it)."""
-        cdef uint64_t expected = 0
-        if not vc_cas_acq_rel(&self._busy, &expected, 1):
-            raise RuntimeError("this stream is in use by another thread")
+        _claim_for_close(&self._busy)
         if self._stream != NULL:
             vc_sherpa.DestroyOfflineStream(self._stream)
             self._stream = NULL
