@@ -8,7 +8,6 @@ the pytest-benchmark table shows same-run ratios. With --benchmark-disable
 from __future__ import annotations
 
 import importlib
-import sys
 import warnings
 
 import pytest
@@ -25,8 +24,7 @@ def optional(module: str):
 
 
 def audioop_module():
-    if sys.version_info >= (3, 13):
-        return optional("audioop")  # audioop-lts
+    """stdlib audioop (3.11/3.12), or audioop-lts under the same name (3.13+)."""
     return optional("audioop")
 
 

@@ -33,7 +33,7 @@ from voicecore.base import AudioChunk, AudioContent
 
 HAVE_SHERPA = importlib.util.find_spec("sherpa_onnx") is not None
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
-HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
+from vc_support import HAVE_ROOMKIT  # noqa: E402
 
 needs_sherpa = pytest.mark.skipif(not HAVE_SHERPA, reason="sherpa-onnx not installed")
 needs_toy = pytest.mark.skipif(not HAVE_SHERPA, reason="sherpa-onnx not installed")

@@ -16,7 +16,5 @@ def _native_or_reference(name: str):
     ]
 
 
-native_or_reference = _native_or_reference
-
 HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
 requires_roomkit = pytest.mark.skipif(not HAVE_ROOMKIT, reason="roomkit not installed (needs Python 3.12+)")
