@@ -6,7 +6,7 @@ import sys
 import sysconfig
 import warnings
 
-MODULES = ["g711", "pcm", "resample", "jitter", "ring", "sherpa"]
+MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring", "providers.sherpa"]
 
 for name in MODULES:
     importlib.import_module(f"voicecore._native.{name}")

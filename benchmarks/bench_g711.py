@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from benchsupport import audioop_module, need, optional
 
-from voicecore._native import g711, pcm
+from voicecore._native.media import g711, pcm
 
 audioop = audioop_module()
 rk_g711 = optional("roomkit.voice._g711")

@@ -8,7 +8,7 @@ voicecore's float32 path). The ratio to soxr QQ of the same run is put in
 ``extra_info`` and printed at the end of the module (``-s``).
 
 Quality: ``test_quality_table`` measures every peer with the same numpy FFT
-analysis as the tests (``voicecore._resample_quality``) and records it in
+analysis as the tests (``resample_quality (tests/resample_quality.py)``) and records it in
 ``extra_info`` (and prints it with ``-s``); for voicecore it asserts the issue's
 figures. ``test_pesq_speech_chain``: PESQ WB of 48 kHz speech -> 8 kHz -> 16 kHz
 in 20 ms chunks (needs ``pesq`` and the two_cities clip from
@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicecore._native import resample as vc
-from voicecore._resample_quality import measure_all
+import benchsupport  # noqa: F401  (puts tests/ on sys.path: plc_eval, resample_quality)
+
+from voicecore._native.media import resample as vc
+from resample_quality import measure_all
 
 soxr = pytest.importorskip("soxr")
 samplerate = pytest.importorskip("samplerate")
@@ -270,7 +272,7 @@ def test_pesq_speech_chain(benchmark, chain):
 def test_where_time_goes(benchmark, what):
     """Per-call overhead (an empty chunk), one 20 ms 16k->8k chunk for scale,
     creating a Resampler whose filter is cached, and designing a filter."""
-    from voicecore._resample_design import _design
+    from voicecore.media._resample_design import _design
 
     benchmark.group = "resample where the time goes"
     r = vc.Resampler(16000, 8000)

@@ -59,7 +59,7 @@ def _rate(benchmark, seconds_of_audio: float) -> None:
 
 @pytest.fixture(scope="module")
 def native():
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     sherpa.load()
     return sherpa
@@ -141,7 +141,7 @@ needs_piper = pytest.mark.skipif(not models.available("piper-joe"),
 
 def _espeak_ok() -> bool:
     try:
-        from voicecore._phonemize import EspeakPhonemizer
+        from voicecore.tts._phonemize import EspeakPhonemizer
 
         EspeakPhonemizer("en-us")
         return True
@@ -198,7 +198,7 @@ def test_tts_piper_rtf(benchmark, impl, native):
     import sherpa_onnx
     from roomkit.voice.tts.sherpa_onnx import _float32_to_pcm_s16le
 
-    from voicecore._phonemize import EspeakPhonemizer
+    from voicecore.tts._phonemize import EspeakPhonemizer
 
     ph = EspeakPhonemizer("en-us")
     engine = _engine(impl, native)
@@ -230,7 +230,7 @@ def test_tts_time_to_first_chunk(benchmark, impl, native):
     import sherpa_onnx
     from roomkit.voice.tts.sherpa_onnx import _float32_to_pcm_s16le
 
-    from voicecore._phonemize import EspeakPhonemizer
+    from voicecore.tts._phonemize import EspeakPhonemizer
 
     ph = EspeakPhonemizer("en-us")
     first: list[bytes] = []

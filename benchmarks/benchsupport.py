@@ -8,9 +8,17 @@ the pytest-benchmark table shows same-run ratios. With --benchmark-disable
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
+
+# Tooling shared with the tests (plc_eval, resample_quality) lives in tests/,
+# outside the shipped package.
+_TESTS = str(Path(__file__).resolve().parent.parent / "tests")
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 
 def optional(module: str):

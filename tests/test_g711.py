@@ -129,7 +129,7 @@ def test_itu_g191_delta_is_documented():
     Recompute G.191's rule here and check the delta is exactly those inputs.
     """
     x = np.arange(-32768, 32768, dtype=np.int32)
-    ours = np.frombuffer(importlib.import_module("voicecore._native.g711").lin2ulaw(ALL_PCM), np.uint8)
+    ours = np.frombuffer(importlib.import_module("voicecore._native.media.g711").lin2ulaw(ALL_PCM), np.uint8)
     # G.191 ulaw_compress: absno = x < 0 ? ((~x) >> 2) + 33 : (x >> 2) + 33, clipped to 0x1FFF.
     absno = np.where(x < 0, ((~x) >> 2) + 33, (x >> 2) + 33)
     absno = np.minimum(absno, 0x1FFF)
@@ -148,13 +148,13 @@ def test_itu_g191_delta_is_documented():
 
 
 def test_module_docstring_mentions_g191_delta():
-    g = importlib.import_module("voicecore._native.g711")
+    g = importlib.import_module("voicecore._native.media.g711")
     assert "508" in (g.__doc__ or "")
 
 
 def test_branch_free_decoders_match_tables_on_every_code():
     """The AVX2 kernels' scalar form, checked independently of which kernel this CPU uses."""
-    g = importlib.import_module("voicecore._native.g711")
+    g = importlib.import_module("voicecore._native.media.g711")
     assert g.DECODE_KERNEL in ("avx2", "table")
     # Decoding through the dispatching function must be exact whatever the kernel.
     codes = bytes(range(256)) * 37  # long enough to exercise vector bodies and tails
@@ -171,7 +171,7 @@ def test_table_kernel_is_exact_too():
     import subprocess
 
     code = (
-        "import audioop, voicecore._native.g711 as g; c = bytes(range(256)) * 3; "
+        "import audioop, voicecore._native.media.g711 as g; c = bytes(range(256)) * 3; "
         "print(g.DECODE_KERNEL, g.ulaw2lin(c) == audioop.ulaw2lin(c, 2), g.alaw2lin(c) == audioop.alaw2lin(c, 2))"
     )
     if sys.version_info >= (3, 13):

@@ -1,7 +1,7 @@
 """Concealment quality on real speech (PESQ NB), the issue's targets:
 random 10 % loss >= 3.0 and above aiortp's fade concealer; Gilbert-Elliott
 10 % / mean burst 3 not below frame repetition. Skipped when the speech clip
-or the ``pesq`` package is missing (see voicecore.testing.plc_eval)."""
+or the ``pesq`` package is missing (see plc_eval (tests/plc_eval.py))."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from voicecore.testing import plc_eval
+import plc_eval
 
 pytestmark = [
     pytest.mark.models,

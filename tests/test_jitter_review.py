@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from voicecore._native.jitter import (
+from voicecore._native.media.jitter import (
     FRAME_AUDIO,
     FRAME_COMFORT_NOISE,
     FRAME_CONCEALED,
@@ -78,7 +78,7 @@ def test_concealment_stays_inside_history(rate, frame_ms):
 
 _OOB_SCRIPT = """
 import struct, sys
-from voicecore._native.jitter import JitterBuffer
+from voicecore._native.media.jitter import JitterBuffer
 rate, fms = int(sys.argv[1]), int(sys.argv[2])
 pkt = 160 * (rate // 8000)
 for lost in range(10, 18):

@@ -16,14 +16,14 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_default_uses_native_modules():
-    r = _run("import voicecore.codec as c, voicecore.pcm as p; print(c._g711.__name__, p._pcm.__name__)")
+    r = _run("import voicecore.media.codec as c, voicecore.media.pcm as p; print(c._g711.__name__, p._pcm.__name__)")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["voicecore._native.g711", "voicecore._native.pcm"]
+    assert r.stdout.split() == ["voicecore._native.media.g711", "voicecore._native.media.pcm"]
 
 
 def test_no_extensions_selects_reference():
     r = _run(
-        "import voicecore.codec as c, voicecore.pcm as p; print(c._g711.__name__, p._pcm.__name__); "
+        "import voicecore.media.codec as c, voicecore.media.pcm as p; print(c._g711.__name__, p._pcm.__name__); "
         "print(c.ulaw2lin(c.lin2ulaw(b'\\x00\\x10' * 4)).hex())",
         VOICECORE_NO_EXTENSIONS="1",
     )
@@ -38,7 +38,7 @@ def test_missing_extension_is_a_clear_import_error():
     import sys
     class Block:
         def find_spec(self, name, path=None, target=None):
-            if name == "voicecore._native.g711":
+            if name == "voicecore._native.media.g711":
                 raise ImportError("simulated: extension not built")
             return None
     sys.meta_path.insert(0, Block())
@@ -47,12 +47,12 @@ def test_missing_extension_is_a_clear_import_error():
     except ImportError as exc:
         print("IMPORTERROR", exc)
     else:
-        print("NO ERROR", voicecore.codec._g711.__name__)
+        print("NO ERROR", voicecore.media.codec._g711.__name__)
     """
     r = _run(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("IMPORTERROR")
-    assert "voicecore._native.g711" in r.stdout and "VOICECORE_NO_EXTENSIONS=1" in r.stdout
+    assert "voicecore._native.media.g711" in r.stdout and "VOICECORE_NO_EXTENSIONS=1" in r.stdout
 
 
 def test_jitter_refuses_no_extensions_mode_instead_of_using_native():

@@ -101,7 +101,7 @@ def test_rms_dbfs_matches_roomkit_rms_db():
 
 
 def test_native_and_reference_agree_on_random_frames():
-    from voicecore._native import pcm as n
+    from voicecore._native.media import pcm as n
     from voicecore._reference import pcm as r
 
     rng = np.random.default_rng(7)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from vc_support import _native_or_reference
-from voicecore._native import resample as native
+from voicecore._native.media import resample as native
 from voicecore._reference import resample as reference
-from voicecore._resample_design import design
+from voicecore.media._resample_design import design
 
 RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
 IMPLS = _native_or_reference("resample")
@@ -367,7 +367,7 @@ def test_baseline_simd_loop_matches_reference():
 
     code = """
 import numpy as np
-from voicecore._native import resample as n
+from voicecore._native.media import resample as n
 from voicecore._reference import resample as r
 assert n.SIMD == "baseline", n.SIMD
 rng = np.random.default_rng(0)
@@ -420,7 +420,7 @@ def test_concurrent_process_on_one_object_raises_instead_of_corrupting():
     import threading
     import time
 
-    from voicecore._native.resample import Resampler as NativeResampler
+    from voicecore._native.media.resample import Resampler as NativeResampler
 
     x = (np.sin(np.arange(2_000_000) * 0.01) * 8000).astype(np.int16).tobytes()
     alone = NativeResampler(8000, 48000).process(x)
@@ -442,7 +442,7 @@ def test_concurrent_process_on_one_object_raises_instead_of_corrupting():
 
 
 def test_output_length_is_bounded_not_overflowed():
-    from voicecore._native.resample import Resampler as NativeResampler
+    from voicecore._native.media.resample import Resampler as NativeResampler
 
     r = NativeResampler(8000, 48000)
     assert r.output_length(1 << 40) == 6 * (1 << 40)

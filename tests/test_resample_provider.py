@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vc_support import requires_roomkit
-from voicecore._native.resample import Resampler
+from voicecore._native.media.resample import Resampler
 from voicecore.resample import PolyphaseResamplerProvider, ResamplerProvider, resample
 
 

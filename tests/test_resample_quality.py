@@ -1,15 +1,15 @@
 """The issue's quality figures at the default preset, for every pair involving
 8 or 16 kHz among the telephony/TTS/media rates, measured with numpy FFTs
-(definitions in ``voicecore._resample_quality``)."""
+(definitions in ``resample_quality (tests/resample_quality.py)``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from voicecore._native import resample as native
+from voicecore._native.media import resample as native
 from voicecore._reference import resample as reference
-from voicecore._resample_quality import (
+from resample_quality import (
     alias_rejection, image_rejection, latency_ms, passband_error, thd_n, voicecore_factory,
 )
 
@@ -88,7 +88,7 @@ def test_alias_tones_are_really_aliased():
         def end(self):
             return np.zeros(0, np.float32)
 
-    from voicecore._resample_quality import alias_tones
+    from resample_quality import alias_tones
 
     tones = alias_tones(16000, 8000)
     assert min(tones) == 4600 and max(tones) >= 7900

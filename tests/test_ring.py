@@ -11,7 +11,7 @@ from vc_support import _native_or_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicecore._native import ring as native
+from voicecore._native.media import ring as native
 from voicecore._reference import ring as reference
 from voicecore.ring import capacity_for, next_power_of_two
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from vc_support import _native_or_reference
 
-from voicecore._native import ring as native
+from voicecore._native.media import ring as native
 from voicecore._reference import ring as reference
 from voicecore.ring import FrameQueueReader
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from voicecore._native.ring import _StressRun
+from voicecore._native.media.ring import _StressRun
 
 
 @pytest.mark.parametrize("start", [0, 2**63 - 50_000, 2**64 - 50_000])

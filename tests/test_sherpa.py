@@ -1,4 +1,4 @@
-"""voicecore._native.sherpa and the sherpa-onnx providers, without downloaded models.
+"""voicecore._native.providers.sherpa and the sherpa-onnx providers, without downloaded models.
 
 The streaming path is tested with a tiny transducer the tests build
 (``voicecore.models.toy_streaming_transducer`` writes the ONNX protobuf itself,
@@ -59,7 +59,7 @@ def chunks20(pcm: bytes, sr: int = SR) -> list[bytes]:
 def native():
     if not HAVE_SHERPA:
         pytest.skip("sherpa-onnx not installed")
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     sherpa.load()
     return sherpa
@@ -117,9 +117,9 @@ def test_header_structs_match_installed_c_api():
     installed = Path(sherpa_onnx.__file__).parent / "include" / "sherpa-onnx" / "c-api" / "c-api.h"
     if not installed.is_file():
         pytest.skip("the installed sherpa-onnx has no c-api.h")
-    ours = Path(__file__).parents[1] / "src" / "voicecore" / "_native" / "sherpa_capi.h"
+    ours = Path(__file__).parents[1] / "src" / "voicecore" / "_native" / "providers" / "sherpa_capi.h"
     if not ours.is_file():  # testing an installed wheel: the header is installed beside the module
-        from voicecore._native import sherpa
+        from voicecore._native.providers import sherpa
 
         ours = Path(sherpa.__file__).parent / "sherpa_capi.h"
 
@@ -140,7 +140,7 @@ def test_header_structs_match_installed_c_api():
 
 
 def test_version_check_messages():
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     sherpa._check_version(sherpa.SUPPORTED_SERIES + ".7")  # same series: accepted
     for bad in ("2.1.0", "1.12.14", "3.0.0"):
@@ -170,7 +170,7 @@ def test_voicecore_imports_without_sherpa_onnx():
         u.find_spec, md.version = find_spec, version
         import voicecore, voicecore.stt, voicecore.tts
         import voicecore.stt.sherpa_onnx as stt, voicecore.tts.sherpa_onnx as tts
-        from voicecore._native import sherpa
+        from voicecore._native.providers import sherpa
         try:
             sherpa.load()
         except ImportError as e:
@@ -188,7 +188,7 @@ def test_voicecore_imports_without_sherpa_onnx():
 @needs_sherpa
 def test_load_reports_a_library_that_cannot_be_loaded(tmp_path):
     res = _run_py("""
-        from voicecore._native import sherpa
+        from voicecore._native.providers import sherpa
         try:
             sherpa.load()
         except ImportError as e:
@@ -211,7 +211,7 @@ def test_installed_version_is_supported(native):
 
 
 def test_s16le_to_f32_matches_numpy():
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     x = np.arange(-32768, 32768, dtype="<i2")
     got = sherpa.s16le_to_f32(x.tobytes())
@@ -229,7 +229,7 @@ def test_s16le_to_f32_matches_numpy():
 
 
 def test_f32_to_s16le_rounds_and_saturates():
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.uniform(-1.2, 1.2, 10000), [0.5, -1.0, 1.0, 3.0, -3.0, np.nan, 0.0]])
@@ -556,7 +556,7 @@ def test_wrap_wav_reads_back():
 
 
 def test_split_clauses():
-    from voicecore._phonemize import split_clauses
+    from voicecore.tts._phonemize import split_clauses
 
     assert split_clauses("Hello world. How are you, friend? Fine!") == [
         [("Hello world", ".")], [("How are you", ","), ("friend", "?")], [("Fine", "!")]]
@@ -577,7 +577,7 @@ def test_phonemizer_matches_espeak_ng_cli_with_the_system_library():
     res = _run_py(f"""
         import sys, json
         sys.modules['espeakng_loader'] = None  # force the system library
-        from voicecore._phonemize import EspeakPhonemizer
+        from voicecore.tts._phonemize import EspeakPhonemizer
         print(json.dumps(EspeakPhonemizer('en-us').phonemize({text!r})))
     """)
     assert res.returncode == 0, res.stderr

@@ -46,7 +46,7 @@ needs_piper = pytest.mark.skipif(
 
 def _phonemizer_available() -> bool:
     try:
-        from voicecore._phonemize import EspeakPhonemizer
+        from voicecore.tts._phonemize import EspeakPhonemizer
 
         EspeakPhonemizer("en-us")
         return True
@@ -170,7 +170,7 @@ async def test_multi_stream_decode_equals_single(stt):
 @needs_moonshine
 def test_gil_released_during_offline_decode(stt):
     """A Python thread keeps counting while Moonshine decodes 10 s of speech."""
-    from voicecore._native import sherpa
+    from voicecore._native.providers import sherpa
 
     rec = stt._get_offline_recognizer()
     pcm, rate = read_wav(models.speech_clip("beckett"))
@@ -262,7 +262,7 @@ async def test_tts_stream_closed_early_stops(tts):
 @needs_piper
 @needs_espeak
 def test_tts_gil_released_during_generate(tts):
-    from voicecore._phonemize import EspeakPhonemizer
+    from voicecore.tts._phonemize import EspeakPhonemizer
 
     engine, ph = tts._get()
     cps = EspeakPhonemizer("en-us").codepoints("The quick brown fox jumps over the lazy dog.")
@@ -296,7 +296,7 @@ def test_tts_gil_released_during_generate(tts):
 @needs_piper
 @needs_espeak
 async def test_tts_data_dir_and_output_rate():
-    from voicecore._phonemize import EspeakPhonemizer
+    from voicecore.tts._phonemize import EspeakPhonemizer
     from voicecore.tts.sherpa_onnx import SherpaOnnxTTSConfig, SherpaOnnxTTSProvider
 
     try:

@@ -11,7 +11,7 @@ import pytest
 def _native_or_reference(name: str):
     """Both implementations of one component, for differential tests."""
     return [
-        pytest.param(importlib.import_module(f"voicecore._native.{name}"), id="native"),
+        pytest.param(importlib.import_module(f"voicecore._native.media.{name}"), id="native"),
         pytest.param(importlib.import_module(f"voicecore._reference.{name}"), id="reference"),
     ]
 

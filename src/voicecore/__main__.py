@@ -82,9 +82,9 @@ def _align(ref: np.ndarray, test: np.ndarray, max_lag: int) -> tuple[np.ndarray,
 
 
 def demo(args: argparse.Namespace) -> int:
-    from voicecore import codec, pcm
-    from voicecore.jitter import JitterConfig, make_jitter_buffer
-    from voicecore.resample import Resampler
+    from voicecore.media import codec, pcm
+    from voicecore.media.jitter import JitterConfig, make_jitter_buffer
+    from voicecore.media.resample import Resampler
     from voicecore.testing import netsim
 
     print("voicecore demo: real speech through the telephony path")

@@ -18,15 +18,16 @@ NO_EXTENSIONS: bool = os.environ.get("VOICECORE_NO_EXTENSIONS", "").strip() not 
 
 
 def load(name: str) -> ModuleType:
-    """Return ``voicecore._native.<name>`` (or the reference twin when
+    """Return the media module ``voicecore._native.media.<name>`` (or its
+    reference twin ``voicecore._reference.<name>`` when
     ``VOICECORE_NO_EXTENSIONS=1``)."""
     if NO_EXTENSIONS:
         return importlib.import_module(f"voicecore._reference.{name}")
     try:
-        return importlib.import_module(f"voicecore._native.{name}")
+        return importlib.import_module(f"voicecore._native.media.{name}")
     except ImportError as exc:
         raise ImportError(
-            f"voicecore's native extension 'voicecore._native.{name}' could not be imported "
+            f"voicecore's native extension 'voicecore._native.media.{name}' could not be imported "
             f"({exc}). Install a voicecore wheel built for this platform, or build from "
             "source with a C compiler (pip install .). To run the slow numpy reference "
             "implementation on purpose, set VOICECORE_NO_EXTENSIONS=1."

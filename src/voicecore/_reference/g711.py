@@ -1,4 +1,4 @@
-"""numpy reference of voicecore._native.g711 (test oracle; VOICECORE_NO_EXTENSIONS=1).
+"""numpy reference of voicecore._native.media.g711 (test oracle; VOICECORE_NO_EXTENSIONS=1).
 
 Computed per sample with vectorised segment search (``np.searchsorted``)
 instead of the native module's lookup tables, so the two are independent.

@@ -3,7 +3,7 @@
 Only the stateless part has a twin here (RFC 7983 demultiplexing, RFC 3550
 header validation, payload-type and size checks), written independently from
 the RFCs with ``struct``; tests compare it with
-``voicecore._native.jitter.JitterBuffer.parse_header`` on arbitrary bytes.
+``voicecore._native.media.jitter.JitterBuffer.parse_header`` on arbitrary bytes.
 There is no Python twin of the playout/concealment state machine: with
 ``VOICECORE_NO_EXTENSIONS=1`` ``voicecore.jitter`` raises ImportError.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Mapping
 
-# same codes as voicecore._native.jitter.RESULT_*
+# same codes as voicecore._native.media.jitter.RESULT_*
 OK, MALFORMED, OVERSIZE, UNKNOWN_PT, FOREIGN = 0, 4, 5, 6, 7
 MAX_DATAGRAM = 1500
 

@@ -1,4 +1,4 @@
-"""numpy reference of voicecore._native.pcm (test oracle; VOICECORE_NO_EXTENSIONS=1)."""
+"""numpy reference of voicecore._native.media.pcm (test oracle; VOICECORE_NO_EXTENSIONS=1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Numpy twin of ``voicecore._native.resample`` (test oracle).
+"""Numpy twin of ``voicecore._native.media.resample`` (test oracle).
 
-Same API and same filter (``voicecore._resample_design``), computed straight
+Same API and same filter (``voicecore.media._resample_design``), computed straight
 from the definition: output ``k`` is ``sum_i coefs[p, i] * x[j_hi - stride + 1 + i]``
 with ``j_hi = k * M // L``, ``p = k * M % L`` and ``x[j] = 0`` for ``j < 0``,
 accumulated in float64. Vectorised per call, not per sample, but slow.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicecore._resample_design import PRESETS, design
+from voicecore.media._resample_design import PRESETS, design
 
 __all__ = ["PRESETS", "SIMD", "Resampler"]
 
@@ -50,7 +50,7 @@ def _samples(data: object, what: str) -> tuple[np.ndarray, bool]:
 
 
 class Resampler:
-    """Reference streaming resampler; see ``voicecore._native.resample.Resampler``."""
+    """Reference streaming resampler; see ``voicecore._native.media.resample.Resampler``."""
 
     def __init__(self, in_rate: int, out_rate: int, preset: str = "default") -> None:
         d = design(in_rate, out_rate, preset)

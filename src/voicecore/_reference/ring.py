@@ -1,4 +1,4 @@
-"""Lock-based pure-Python twin of ``voicecore._native.ring`` (test oracle).
+"""Lock-based pure-Python twin of ``voicecore._native.media.ring`` (test oracle).
 
 Same classes, arguments, results and counters as the native rings, written
 the obvious way: one ``threading.Lock`` per object, numpy arrays for the

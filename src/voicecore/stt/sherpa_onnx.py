@@ -3,7 +3,7 @@
 Same names, fields, defaults and behaviour as roomkit's provider, with the
 audio path moved to native code: s16le PCM goes to float32 in one native pass
 into a per-stream buffer and reaches sherpa-onnx by pointer through its C API
-(:mod:`voicecore._native.sherpa`), with the GIL released during accept and
+(:mod:`voicecore._native.providers.sherpa`), with the GIL released during accept and
 decode. No Python list of floats anywhere.
 
 Beyond roomkit: Moonshine v2 offline models (``mode="moonshine"``), and
@@ -51,7 +51,7 @@ def _check_installed_series() -> None:
         installed = importlib.metadata.version("sherpa-onnx")
     except importlib.metadata.PackageNotFoundError:
         return  # not installed: the provider's constructor says so
-    from voicecore._native import sherpa as _native
+    from voicecore._native.providers import sherpa as _native
 
     if ".".join(installed.split(".")[:2]) != _native.SUPPORTED_SERIES:
         raise ImportError(
@@ -66,7 +66,7 @@ _check_installed_series()
 
 def _native_module() -> Any:
     try:
-        from voicecore._native import sherpa as native
+        from voicecore._native.providers import sherpa as native
     except ImportError as exc:  # pragma: no cover - broken install
         raise ImportError(f"voicecore's sherpa-onnx binding is missing: {exc}") from exc
     try:

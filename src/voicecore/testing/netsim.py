@@ -76,14 +76,14 @@ def rtp_packet(
 # ------------------------------------------------------------------ audio
 def ulaw_encode(pcm: np.ndarray) -> bytes:
     """s16 -> G.711 mu-law (voicecore's native codec, bit-exact with audioop)."""
-    from voicecore._native import g711
+    from voicecore._native.media import g711
 
     return g711.lin2ulaw(np.ascontiguousarray(pcm, dtype=np.int16))
 
 
 def ulaw_decode(data: bytes) -> np.ndarray:
     """G.711 mu-law -> s16 numpy array."""
-    from voicecore._native import g711
+    from voicecore._native.media import g711
 
     return np.frombuffer(g711.ulaw2lin(data), dtype=np.int16)
 

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from voicecore._voices import DialogueTurn, VoiceInfo, check_dialogue, filter_voices
+from voicecore.tts._voices import DialogueTurn, VoiceInfo, check_dialogue, filter_voices
 from voicecore.tts._context import ConversationTurn, TTSContext, TTSContextLevel
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ sherpa-onnx 2.x, where roomkit's produces no audio for Piper voices
 (sherpa-onnx 2.x no longer phonemizes: ``data_dir`` is ignored and
 ``generate(text)`` returns zero samples):
 
-- text is phonemized with espeak-ng (:mod:`voicecore._phonemize`, an optional
+- text is phonemized with espeak-ng (:mod:`voicecore.tts._phonemize`, an optional
   extra: ``pip install 'voicecore[phonemizer]'``; ``data_dir`` points at its
   data when given) and passed to sherpa-onnx's C API as phoneme code points;
 - synthesis runs without the GIL; float32 -> s16le is native, straight into
@@ -13,7 +13,7 @@ sherpa-onnx 2.x, where roomkit's produces no audio for Piper voices
 - chunks carry the model's real sample rate (roomkit labels them with the
   config's);
 - ``output_sample_rate`` (new, optional) resamples the output with
-  ``voicecore.resample`` when that module is available.
+  ``voicecore.media.resample`` when that module is available.
 
 Supported model type: ``"vits"`` (VITS/Piper). Kokoro and Kitten configs are
 accepted for parity but the provider refuses them (ValueError).
@@ -75,7 +75,7 @@ class SherpaOnnxTTSConfig:
         voice_names: The model's speaker names, in speaker-id order.
         output_sample_rate: voicecore extension. 0 (default): chunks at the
             model's rate. Otherwise the output is resampled to this rate (Hz)
-            with ``voicecore.resample``; ValueError when that is unavailable.
+            with ``voicecore.media.resample``; ValueError when that is unavailable.
     """
 
     model: str = ""
@@ -191,11 +191,11 @@ def _split_text(text: str, max_chars: int = 300) -> list[str]:
 def _resampler_factory(src_rate: int, dst_rate: int) -> Any:
     """A streaming s16le resampler from voicecore.resample, or ValueError."""
     try:
-        from voicecore.resample import Resampler  # type: ignore[import-not-found]
+        from voicecore.media.resample import Resampler  # type: ignore[import-not-found]
     except ImportError as exc:
         raise ValueError(
             f"output_sample_rate={dst_rate} needs voicecore's native resampler "
-            "(voicecore.resample), which is not available in this build; leave "
+            "(voicecore.media.resample), which is not available in this build; leave "
             "output_sample_rate at 0 to get the model's own rate "
             f"({src_rate} Hz)"
         ) from exc
@@ -207,7 +207,7 @@ def _resample_call(resampler: Any, pcm: bytes) -> bytes:
         fn = getattr(resampler, meth, None)
         if fn is not None:
             return bytes(fn(pcm))
-    raise TypeError("voicecore.resample.Resampler has no process()/resample() method")
+    raise TypeError("voicecore.media.resample.Resampler has no process()/resample() method")
 
 
 def _resample_flush(resampler: Any) -> bytes:
@@ -227,7 +227,7 @@ class SherpaOnnxTTSProvider(TTSProvider):
             )
         if config.speed <= 0 or config.speed != config.speed:
             raise ValueError(f"speed must be > 0, got {config.speed!r}")
-        from voicecore._native import sherpa as native
+        from voicecore._native.providers import sherpa as native
 
         try:
             native.load()
@@ -271,7 +271,7 @@ class SherpaOnnxTTSProvider(TTSProvider):
 
     def _load(self) -> tuple[Any, Any]:
         cfg = self._config
-        from voicecore._phonemize import EspeakPhonemizer
+        from voicecore.tts._phonemize import EspeakPhonemizer
 
         phonemizer = EspeakPhonemizer(self._espeak_voice(), cfg.data_dir or None)
         if cfg.output_sample_rate:  # fail before the model is read

@@ -24,7 +24,7 @@ RuntimeError instead of corrupting the stream).
 """
 cimport cython
 from libc.stdint cimport int16_t, int32_t, uint64_t
-from voicecore._native.ring cimport vc_u64, vc_init, vc_cas_acq_rel, vc_store_release
+from voicecore._native.media.ring cimport vc_u64, vc_init, vc_cas_acq_rel, vc_store_release
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -213,9 +213,9 @@ cdef extern from "sherpa_capi.h" nogil:
 
 
 # ------------------------------------------------------------------ PCM helpers
-# voicecore._native.pcm's cdef API: x / 32768 in, round-to-nearest-even with
+# voicecore._native.media.pcm's cdef API: x / 32768 in, round-to-nearest-even with
 # saturation (NaN -> 0) out.
-from voicecore._native.pcm cimport s16_to_f32 as _s16_to_f32, f32_to_s16 as _f32_to_s16
+from voicecore._native.media.pcm cimport s16_to_f32 as _s16_to_f32, f32_to_s16 as _f32_to_s16
 
 
 def s16le_to_f32(data, out=None):

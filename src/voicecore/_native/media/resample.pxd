@@ -10,7 +10,7 @@
 # Nothing here allocates or raises. One object is one stream: do not share it
 # between threads without a lock.
 from libc.stdint cimport int16_t, int64_t
-from voicecore._native.ring cimport vc_u64
+from voicecore._native.media.ring cimport vc_u64
 
 cdef extern from "resample_kernel.h":
     ctypedef struct rs_filter:
@@ -23,7 +23,7 @@ cdef extern from "resample_kernel.h":
 
 cdef class Resampler:
     cdef rs_filter filt
-    cdef object _design          # voicecore._resample_design.Design (owns coefs)
+    cdef object _design          # voicecore.media._resample_design.Design (owns coefs)
     cdef float* _coef_copy       # aligned private copy, only if the design's is misaligned
     cdef float* work             # history + one block of input, float32
     cdef Py_ssize_t cap          # floats in work

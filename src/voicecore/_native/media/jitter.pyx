@@ -47,7 +47,7 @@ from libc.math cimport fabs, llround, pow as cpow, sqrt
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 
 from voicecore._native._buffers cimport Buf, get_input, get_output, release, KIND_BYTES, KIND_S16
-from voicecore._native.g711 cimport ulaw_decode, alaw_decode, ulaw_decode_one, alaw_decode_one
+from voicecore._native.media.g711 cimport ulaw_decode, alaw_decode, ulaw_decode_one, alaw_decode_one
 
 # ---------------------------------------------------------------- constants
 # push() results

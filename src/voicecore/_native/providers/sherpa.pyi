@@ -1,4 +1,4 @@
-"""Type stub of voicecore._native.sherpa (sherpa-onnx C API binding)."""
+"""Type stub of voicecore._native.providers.sherpa (sherpa-onnx C API binding)."""
 
 from collections.abc import Buffer, Callable, Iterable, Sequence
 from os import PathLike

@@ -1,4 +1,4 @@
-"""Type stub of voicecore._native.jitter (see jitter.pyx for the behaviour)."""
+"""Type stub of voicecore._native.media.jitter (see jitter.pyx for the behaviour)."""
 
 from collections.abc import Mapping
 from typing import final

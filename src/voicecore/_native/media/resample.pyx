@@ -5,7 +5,7 @@ Mono. s16le bytes in and out (``process(bytes)``), or float32 arrays in and
 out (``process(ndarray[float32])``); both share one float32 filter state, so a
 stream may mix them. The filter (Kaiser-windowed sinc, exact ratio
 ``out/in = L/M``, linear phase) is designed once per (in, out, preset) by
-``voicecore._resample_design`` and cached; see there for the specification.
+``voicecore.media._resample_design`` and cached; see there for the specification.
 
 Timing: output sample ``k`` is the band-limited input at time
 ``(k - latency) / out_rate`` s. After ``N`` input samples in total,
@@ -19,7 +19,7 @@ CPU has it, otherwise SSE/NEON, with the GIL released.
 """
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uint64_t, uintptr_t
-from voicecore._native.ring cimport vc_init, vc_cas_acq_rel, vc_store_release
+from voicecore._native.media.ring cimport vc_init, vc_cas_acq_rel, vc_store_release
 from libc.string cimport memcpy, memmove, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -29,7 +29,7 @@ from voicecore._native._buffers cimport (
 )
 
 import numpy as np
-from voicecore._resample_design import design as _design_filter, PRESETS
+from voicecore.media._resample_design import design as _design_filter, PRESETS
 
 cdef extern from "resample_kernel.h" nogil:
     ctypedef Py_ssize_t (*rs_run_f32_fn)(const rs_filter*, const float*, Py_ssize_t, Py_ssize_t*,

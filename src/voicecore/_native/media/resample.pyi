@@ -1,4 +1,4 @@
-"""Type stub for voicecore._native.resample (streaming polyphase resampler)."""
+"""Type stub for voicecore._native.media.resample (streaming polyphase resampler)."""
 
 from typing import final, overload
 

@@ -1,6 +1,6 @@
 """Filter design for voicecore's polyphase resampler (numpy, run once per rate pair).
 
-Both the native resampler (``voicecore._native.resample``) and its numpy twin
+Both the native resampler (``voicecore._native.media.resample``) and its numpy twin
 (``voicecore._reference.resample``) take their coefficients from here, so the
 two differ only in how they run the filter.
 

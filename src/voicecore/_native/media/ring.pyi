@@ -1,4 +1,4 @@
-"""Type stub for voicecore._native.ring (lock-free SPSC rings)."""
+"""Type stub for voicecore._native.media.ring (lock-free SPSC rings)."""
 
 from typing import Any, final
 
