@@ -54,6 +54,23 @@ cdef struct JStats:
     uint64_t time_scaled_samples
 
 
+# Interim seam for the engine (replaced by the jitter buffer's own API).
+cdef struct JDtmfEvent:
+    int code
+    int64_t duration
+    uint32_t ts
+
+cdef struct JRtcp:
+    bint have_source
+    uint32_t ssrc
+    uint32_t ext_highest_seq
+    int32_t cumulative_lost
+    uint8_t fraction_lost
+    uint32_t jitter
+    uint32_t played_ts
+    bint have_played
+
+
 @cython.final
 cdef class JitterBuffer:
     cdef JSlot* slots
@@ -162,6 +179,15 @@ cdef class JitterBuffer:
     cdef int64_t _advance(self) noexcept nogil
     cdef void _produce(self, int n) noexcept nogil
 
+    cdef int64_t _rr_expected_prior, _rr_received_prior, _base_ext
     # the engine's API
     cdef int push_c(self, const uint8_t* data, Py_ssize_t n, int64_t arrival_ns) noexcept nogil
     cdef int pull_c(self, int16_t* out, int64_t now_ns) noexcept nogil
+    cdef bint dtmf_pop_c(self, JDtmfEvent* ev) noexcept nogil
+    cdef void rtcp_c(self, JRtcp* out, bint new_interval) noexcept nogil
+    cdef const JStats* stats_c(self) noexcept nogil
+    cdef int frame_samples_c(self) noexcept nogil
+    cdef bint _adopted
+    cdef int engine_adopt(self) except -1
+    cdef void engine_release(self) noexcept nogil
+    cdef dict engine_stats(self)

@@ -1294,6 +1294,55 @@ cdef class JitterBuffer:
         self.st.silence_frames += 1
         return K_SILENCE
 
+    # ------------------------------------------------------------ interim engine seam
+    cdef bint dtmf_pop_c(self, JDtmfEvent* ev) noexcept nogil:
+        cdef int i
+        if self.dq_len <= 0:
+            return False
+        i = self.dq_head
+        ev.code = self.dq_code[i]
+        ev.duration = self.dq_dur[i]
+        ev.ts = self.dq_ts[i]
+        self.dq_head = (self.dq_head + 1) & 31
+        self.dq_len -= 1
+        return True
+
+    cdef void rtcp_c(self, JRtcp* out, bint new_interval) noexcept nogil:
+        cdef int64_t expected, lost, exp_int, rec_int, lost_int
+        memset(out, 0, sizeof(JRtcp))
+        if not self.have_stream:
+            return
+        out.have_source = True
+        out.ssrc = self.ssrc
+        out.ext_highest_seq = <uint32_t>self.max_seq16
+        out.jitter = <uint32_t>self.jitter
+        out.cumulative_lost = <int32_t>self.st.lost
+
+    cdef const JStats* stats_c(self) noexcept nogil:
+        return &self.st
+
+    cdef int frame_samples_c(self) noexcept nogil:
+        return self.frame
+
+    cdef int engine_adopt(self) except -1:
+        if self._adopted:
+            raise RuntimeError("JitterBuffer is already owned by an Engine")
+        self._adopted = True
+        return 0
+
+    cdef void engine_release(self) noexcept nogil:
+        self._adopted = False
+
+    cdef dict engine_stats(self):
+        cdef uint64_t* v = <uint64_t*>&self.st
+        cdef dict d = {}
+        for i, name in enumerate(STAT_NAMES):
+            d[name] = v[i]
+        d["jitter_ms"] = self.jitter * 1000.0 / self.rate
+        d["target_delay_ms"] = self.target * 1000.0 / self.rate
+        d["current_delay_ms"] = self.cur_delay * 1000.0 / self.rate
+        return d
+
     # ------------------------------------------------------------ Python API
     def push(self, datagram, int64_t arrival_ns) -> int:
         """Feed one received UDP payload (raw RTP) with its arrival time

@@ -1,0 +1,409 @@
+# cython: freethreading_compatible=True
+"""The audio I/O thread of the engine: epoll over every session's sockets, the
+engine's clock, the command queue. It never takes the GIL and never raises.
+
+One wake-up: read what the readable sockets hold (at most RECV_BATCH datagrams
+per socket, with one recvmmsg; the arrival time is read once per wake-up),
+check each datagram's source and hand it to the session's jitter buffer
+(RTCP, also when multiplexed on the RTP port, goes to the RTCP parser); then
+apply python's commands; then run every sub-slot tick that is due (absolute
+deadlines on CLOCK_MONOTONIC through a timerfd: the period is split into
+``nslots`` sub-slots and each session belongs to one, so the sends of many
+calls are spread over the period); finally write the loop's eventfd once if
+anything was queued for python and python asked to be woken.
+
+A failed syscall is counted and reported as an event, then the loop goes on.
+Missed sub-slots (the thread was descheduled) are run late, up to
+``max_catchup`` of them, so every call still gets one frame per period;
+beyond that they are skipped and counted.
+"""
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memset
+from libc.errno cimport errno, EINTR
+
+from voicecore._native.media.ring cimport (
+    vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
+    vc_exchange_seq_cst, vc_store_seq_cst,
+)
+from voicecore._native.media.jitter cimport JitterBuffer
+from voicecore._native.engine.core cimport (
+    Core, Sess, Cmd, sockaddr_storage, socklen_t, pthread_t,
+    S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, DtmfOut,
+    C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
+    EV_READY, EV_REMOVED, EV_ACTIVE, EV_ERROR, EV_LATCHED,
+    E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH,
+)
+from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
+from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out
+
+cdef extern from "vc_io.h" nogil:
+    ctypedef struct vc_rbatch:
+        pass
+    int64_t vc_now_ns()
+    void vc_rbatch_init(vc_rbatch* b, uint8_t* bufs)
+    int vc_rbatch_recv(vc_rbatch* b, int fd, int vlen)
+    int vc_rbatch_len(const vc_rbatch* b, int i)
+    const uint8_t* vc_rbatch_data(const vc_rbatch* b, int i)
+    const sockaddr_storage* vc_rbatch_addr(const vc_rbatch* b, int i)
+    int vc_addr_equal(const sockaddr_storage* a, const sockaddr_storage* b)
+    int vc_host_equal(const sockaddr_storage* a, const sockaddr_storage* b)
+    int vc_addr_port(const sockaddr_storage* a)
+    void vc_addr_set_port(sockaddr_storage* a, int port)
+    socklen_t vc_rbatch_addrlen(const vc_rbatch* b, int i)
+    int vc_efd_signal(int fd)
+    uint64_t vc_efd_drain(int fd)
+
+cdef extern from "<sys/epoll.h>" nogil:
+    ctypedef union epoll_data_t:
+        void* ptr
+        int fd
+        uint32_t u32
+        uint64_t u64
+    cdef struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
+    enum: EPOLLIN, EPOLL_CTL_ADD, EPOLL_CTL_DEL
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef void* (*start_fn)(void*) noexcept nogil
+    int pthread_create(pthread_t* thread, const void* attr, start_fn start, void* arg)
+    int pthread_join(pthread_t thread, void** retval)
+    int pthread_mutex_lock(void* m)
+    int pthread_mutex_unlock(void* m)
+
+cdef extern from "<stdlib.h>" nogil:
+    void* calloc(size_t n, size_t size)
+    void free(void* p)
+
+cdef extern from "<unistd.h>" nogil:
+    int usleep(unsigned int usec)
+
+cdef enum:
+    TAG_TIMER = 0xFFFFFFFFFFFFFFF0
+    TAG_CMD = 0xFFFFFFFFFFFFFFF1
+    MAX_EVENTS = 256
+
+cdef uint64_t _TAG_TIMER = 0xFFFFFFFFFFFFFFF0ULL
+cdef uint64_t _TAG_CMD = 0xFFFFFFFFFFFFFFF1ULL
+cdef int64_t _LOW32 = 0xFFFFFFFFLL
+cdef int64_t _LATCH_WINDOW_NS = 5000000000LL
+
+
+# ====================================================================== commands
+cdef int cmd_push(Core* c, const Cmd* cmd) noexcept nogil:
+    """Python side (any thread): queue one command and wake the thread."""
+    cdef uint64_t w, r
+    pthread_mutex_lock(&c.cmd_lock)
+    w = vc_load_relaxed(&c.cmd_w)
+    r = vc_load_acquire(&c.cmd_r)
+    if w - r > c.cmd_mask:
+        pthread_mutex_unlock(&c.cmd_lock)
+        return -1
+    c.cmds[w & c.cmd_mask] = cmd[0]
+    vc_store_release(&c.cmd_w, w + 1)
+    pthread_mutex_unlock(&c.cmd_lock)
+    vc_efd_signal(c.cmd_fd)
+    return 0
+
+
+cdef void _slot_add(Core* c, Sess* s) noexcept nogil:
+    """Put the session in the least loaded sub-slot."""
+    cdef int32_t k, best = 0
+    for k in range(1, c.nslots):
+        if c.nmembers[k] < c.nmembers[best]:
+            best = k
+    s.slot = best
+    s.slot_pos = c.nmembers[best]
+    c.members[best * c.max_sessions + s.slot_pos] = <int32_t>s.idx
+    c.nmembers[best] += 1
+
+
+cdef void _slot_remove(Core* c, Sess* s) noexcept nogil:
+    cdef int32_t k = s.slot, last
+    cdef int32_t* m = c.members + k * c.max_sessions
+    cdef Sess* o
+    c.nmembers[k] -= 1
+    last = c.nmembers[k]
+    if s.slot_pos != last:
+        m[s.slot_pos] = m[last]
+        o = c.table[m[last]]
+        o.slot_pos = s.slot_pos
+    s.slot = -1
+
+
+cdef void _add(Core* c, Sess* s, int64_t now) noexcept nogil:
+    cdef epoll_event ev
+    cdef int r
+    ev.events = EPOLLIN
+    ev.data.u64 = <uint64_t>s.idx << 1
+    if epoll_ctl(c.epfd, EPOLL_CTL_ADD, s.fd, &ev) != 0:
+        ev_post(c, s, EV_ERROR, errno, E_EPOLL, 0)
+    if s.rtcp_fd >= 0:
+        ev.data.u64 = (<uint64_t>s.idx << 1) | 1
+        if epoll_ctl(c.epfd, EPOLL_CTL_ADD, s.rtcp_fd, &ev) != 0:
+            ev_post(c, s, EV_ERROR, errno, E_EPOLL, 1)
+    s.start_ns = now
+    s.last_rx_ns = now
+    s.next_rtcp_ns = now + <int64_t>(s.rtcp_interval_s * 0.5e9)
+    _slot_add(c, s)
+    s.state = S_ACTIVE
+    c.st.sessions += 1
+    ev_post(c, s, EV_READY, now, 0, 0)
+
+
+cdef void _remove(Core* c, Sess* s, bint bye, int64_t now) noexcept nogil:
+    cdef epoll_event ev
+    if s.state != S_ACTIVE:
+        return
+    if bye and s.rtcp_on:
+        send_rtcp(c, s, now, True)
+    epoll_ctl(c.epfd, EPOLL_CTL_DEL, s.fd, &ev)
+    if s.rtcp_fd >= 0:
+        epoll_ctl(c.epfd, EPOLL_CTL_DEL, s.rtcp_fd, &ev)
+    _slot_remove(c, s)
+    c.st.sessions -= 1
+    s.state = S_REMOVING
+    if ev_post(c, s, EV_REMOVED, 0, 0, 0):
+        s.state = S_RELEASED      # python owns it again
+    else:
+        c.removing += 1
+
+
+cdef void _commands(Core* c, int64_t now) noexcept nogil:
+    cdef Cmd cmd
+    cdef Sess* s
+    cdef DtmfOut* d
+    while cmd_pop(c, &cmd):
+        c.st.commands += 1
+        if cmd.op == C_STOP:
+            vc_store_release(&c.running, 0)
+            continue
+        if cmd.a < 0 or cmd.a >= c.max_sessions:
+            continue
+        s = c.table[cmd.a]
+        if s == NULL or s.gen != cmd.gen:
+            continue
+        if cmd.op == C_ADD:
+            if s.state == S_ADDING:
+                _add(c, s, now)
+        elif s.state != S_ACTIVE:
+            continue
+        elif cmd.op == C_REMOVE:
+            _remove(c, s, cmd.b != 0, now)
+        elif cmd.op == C_FLUSH_OUT:
+            flush_out(c, s)
+        elif cmd.op == C_DTMF:
+            if s.dq_len < N_DTMF_OUT:
+                d = &s.dq[(s.dq_head + s.dq_len) % N_DTMF_OUT]
+                d.code = <int32_t>cmd.b
+                d.duration_ms = <int32_t>(cmd.c & _LOW32)
+                d.volume = <int32_t>(cmd.c >> 32)
+                s.dq_len += 1
+            else:
+                s.st.dtmf_dropped += 1
+        elif cmd.op == C_SET_REMOTE:
+            s.remote = s.pending_remote
+            s.remote_len = s.pending_remote_len
+            s.remote_rtcp = s.pending_remote_rtcp
+            s.remote_rtcp_len = s.pending_remote_rtcp_len
+            s.cand_count = 0
+        elif cmd.op == C_FLAGS:
+            s.tflags = <uint32_t>cmd.b
+
+
+# ====================================================================== receive
+cdef inline bint _latch(Core* c, Sess* s, const uint8_t* d, int n, const sockaddr_storage* src,
+                        socklen_t srclen, int64_t now) noexcept nogil:
+    """NAT latching: a new source becomes the remote after >= 4 sequential RTP
+    packets from it within 5 s (one stray packet never redirects media)."""
+    cdef uint16_t seq
+    if n < 12 or (d[0] >> 6) != 2:
+        return False
+    seq = (<uint16_t>d[2] << 8) | d[3]
+    if s.cand_count > 0 and vc_addr_equal(&s.cand, src) and seq == <uint16_t>(s.cand_seq + 1) \
+            and now - s.cand_first_ns <= _LATCH_WINDOW_NS:
+        s.cand_count += 1
+    else:
+        s.cand = src[0]
+        s.cand_len = srclen
+        s.cand_count = 1
+        s.cand_first_ns = now
+    s.cand_seq = seq
+    if s.cand_count < 4:
+        return False
+    s.remote = s.cand
+    s.remote_len = s.cand_len
+    s.remote_rtcp = s.cand
+    s.remote_rtcp_len = s.cand_len
+    vc_addr_set_port(&s.remote_rtcp, vc_addr_port(&s.cand) + 1)
+    s.cand_count = 0
+    s.st.latches += 1
+    ev_post(c, s, EV_LATCHED, vc_addr_port(&s.remote), 0, 0)
+    return True
+
+
+cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now) noexcept nogil:
+    cdef int fd = s.rtcp_fd if which else s.fd
+    cdef int k, i, n, r
+    cdef const uint8_t* d
+    cdef const sockaddr_storage* src
+    k = vc_rbatch_recv(rb, fd, RECV_BATCH)
+    if k < 0:
+        s.st.recv_errors += 1
+        if s.st.recv_errors == 1 or (s.st.recv_errors & 1023) == 0:
+            ev_post(c, s, EV_ERROR, -k, E_RECV, which)
+        return
+    c.st.datagrams += <uint64_t>k
+    for i in range(k):
+        d = vc_rbatch_data(rb, i)
+        n = vc_rbatch_len(rb, i)
+        src = vc_rbatch_addr(rb, i)
+        if which or (n >= 2 and d[1] >= 192 and d[1] <= 223 and (d[0] >> 6) == 2):
+            # RTCP: from the remote's RTCP port, or its RTP port (rtcp-mux)
+            if vc_host_equal(src, &s.remote) and (vc_addr_equal(src, &s.remote_rtcp)
+                                                  or vc_addr_equal(src, &s.remote)):
+                on_rtcp(c, s, d, n, now)
+            else:
+                s.st.foreign_rtcp += 1
+            continue
+        if not vc_addr_equal(src, &s.remote):
+            if not ((s.tflags & F_LATCH) and _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), now)):
+                s.st.foreign_source += 1
+                continue
+        if s.jb != NULL:
+            r = (<JitterBuffer>s.jb).push_c(d, n, now)
+        s.last_rx_ns = now
+        if s.inactive:
+            s.inactive = False
+            ev_post(c, s, EV_ACTIVE, 0, 0, 0)
+
+
+# ====================================================================== the clock
+cdef void _ticks(Core* c, int64_t now) noexcept nogil:
+    cdef uint64_t due, t
+    cdef int64_t deadline, t1, late
+    cdef int32_t k, j, n
+    cdef int32_t* m
+    cdef Sess* s
+    if now < c.t0_ns:
+        return
+    due = <uint64_t>((now - c.t0_ns) // c.slot_ns) + 1       # ticks whose deadline has passed
+    if due - c.tick_no > <uint64_t>c.max_catchup:
+        c.st.ticks_skipped += due - c.tick_no - <uint64_t>c.max_catchup
+        c.tick_no = due - <uint64_t>c.max_catchup
+    while c.tick_no < due:
+        t = c.tick_no
+        deadline = c.t0_ns + <int64_t>t * c.slot_ns
+        late = now - deadline
+        hist_add(&c.lateness, <uint64_t>late)
+        if late > c.slot_ns:
+            c.st.ticks_late += 1
+            if t + 1 < due:
+                c.st.ticks_caught_up += 1
+        k = <int32_t>(t % <uint64_t>c.nslots)
+        m = c.members + k * c.max_sessions
+        n = c.nmembers[k]
+        for j in range(n):
+            s = c.table[m[j]]
+            session_tick(c, s, deadline, now, t // <uint64_t>c.nslots)
+        c.tick_no = t + 1
+        c.st.ticks += 1
+        t1 = vc_now_ns()
+        hist_add(&c.work, <uint64_t>(t1 - now))
+        now = t1
+
+
+cdef void _signal_loop(Core* c) noexcept nogil:
+    if c.produced:
+        c.produced = False
+        if vc_load_seq_cst(&c.armed) and vc_exchange_seq_cst(&c.armed, 0):
+            vc_efd_signal(c.loop_fd)
+            c.st.wakeups += 1
+
+
+cdef void* _main(void* arg) noexcept nogil:
+    cdef Core* c = <Core*>arg
+    cdef epoll_event evs[MAX_EVENTS]
+    cdef vc_rbatch rb
+    cdef int n, i, which
+    cdef uint64_t tag
+    cdef int64_t now
+    cdef bint timer, cmd
+    cdef Sess* s
+    cdef uint32_t idx
+    vc_rbatch_init(&rb, c.rbuf)
+    while vc_load_acquire(&c.running):
+        n = epoll_wait(c.epfd, evs, MAX_EVENTS, 100)
+        if n < 0:
+            if errno != EINTR:
+                c.st.errors += 1
+                ev_post(c, NULL, EV_ERROR, errno, E_EPOLL, 0)
+                _signal_loop(c)
+                usleep(1000)
+            continue
+        now = vc_now_ns()
+        c.st.epoll_wakeups += 1
+        timer = False
+        cmd = False
+        for i in range(n):
+            tag = evs[i].data.u64
+            if tag == _TAG_TIMER:
+                timer = True
+            elif tag == _TAG_CMD:
+                cmd = True
+            else:
+                idx = <uint32_t>(tag >> 1)
+                which = <int>(tag & 1)
+                if idx < <uint32_t>c.max_sessions:
+                    s = c.table[idx]
+                    if s != NULL and s.state == S_ACTIVE:
+                        _readable(c, s, which, &rb, now)
+        if cmd:
+            vc_efd_drain(c.cmd_fd)
+            _commands(c, now)
+        if timer:
+            vc_efd_drain(c.timer_fd)       # the expiration count; deadlines come from the clock
+            _ticks(c, vc_now_ns())
+        _retry_removed(c)
+        _signal_loop(c)
+    return NULL
+
+
+cdef void _retry_removed(Core* c) noexcept nogil:
+    """EV_REMOVED events that found the event queue full are posted again."""
+    cdef int32_t i
+    cdef Sess* s
+    if c.removing == 0:
+        return
+    for i in range(c.max_sessions):
+        s = c.table[i]
+        if s != NULL and s.state == S_REMOVING:
+            if ev_post(c, s, EV_REMOVED, 0, 0, 0):
+                s.state = S_RELEASED
+                c.removing -= 1
+
+
+cdef int core_start(Core* c) noexcept nogil:
+    cdef epoll_event ev
+    ev.events = EPOLLIN
+    ev.data.u64 = _TAG_TIMER
+    if epoll_ctl(c.epfd, EPOLL_CTL_ADD, c.timer_fd, &ev) != 0:
+        return errno
+    ev.data.u64 = _TAG_CMD
+    if epoll_ctl(c.epfd, EPOLL_CTL_ADD, c.cmd_fd, &ev) != 0:
+        return errno
+    vc_store_release(&c.running, 1)
+    cdef int r = pthread_create(&c.thread, NULL, _main, c)
+    if r != 0:
+        vc_store_release(&c.running, 0)
+        return r
+    c.thread_started = True
+    return 0
+
+
+cdef void core_join(Core* c) noexcept nogil:
+    if c.thread_started:
+        pthread_join(c.thread, NULL)
+        c.thread_started = False

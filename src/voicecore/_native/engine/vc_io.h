@@ -1,0 +1,139 @@
+/* Socket, clock and address helpers of the audio I/O engine (Linux).
+ * All are plain syscalls or pure functions: callable without the GIL from the
+ * engine's thread. Errors are returned as -errno, never raised. */
+#ifndef VOICECORE_VC_IO_H
+#define VOICECORE_VC_IO_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#define VC_RECV_BATCH 16
+#define VC_RECV_BUF 2048
+
+static inline int64_t vc_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* One recvmmsg() batch: up to VC_RECV_BATCH datagrams with their sources. */
+typedef struct {
+    struct mmsghdr msgs[VC_RECV_BATCH];
+    struct iovec iov[VC_RECV_BATCH];
+    struct sockaddr_storage addr[VC_RECV_BATCH];
+    uint8_t *bufs;
+} vc_rbatch;
+
+static inline void vc_rbatch_init(vc_rbatch *b, uint8_t *bufs) {
+    int i;
+    memset(b, 0, sizeof(*b) - sizeof(b->bufs));
+    b->bufs = bufs;
+    for (i = 0; i < VC_RECV_BATCH; i++) {
+        b->iov[i].iov_base = bufs + (size_t)i * VC_RECV_BUF;
+        b->iov[i].iov_len = VC_RECV_BUF;
+        b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+        b->msgs[i].msg_hdr.msg_iovlen = 1;
+        b->msgs[i].msg_hdr.msg_name = &b->addr[i];
+    }
+}
+
+/* Receive what is waiting (at most vlen datagrams) without blocking.
+ * Returns the count, 0 when nothing is waiting, or -errno. */
+static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
+    int i, r;
+    if (vlen > VC_RECV_BATCH) vlen = VC_RECV_BATCH;
+    for (i = 0; i < vlen; i++) {
+        b->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        b->msgs[i].msg_hdr.msg_flags = 0;
+        b->msgs[i].msg_len = 0;
+    }
+    do {
+        r = recvmmsg(fd, b->msgs, (unsigned)vlen, MSG_DONTWAIT, NULL);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    return r;
+}
+
+/* Length of datagram i; a truncated one reports VC_RECV_BUF (> 1500: oversize). */
+static inline int vc_rbatch_len(const vc_rbatch *b, int i) {
+    if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) return VC_RECV_BUF;
+    return (int)b->msgs[i].msg_len;
+}
+
+static inline const uint8_t *vc_rbatch_data(const vc_rbatch *b, int i) {
+    return b->bufs + (size_t)i * VC_RECV_BUF;
+}
+
+static inline const struct sockaddr_storage *vc_rbatch_addr(const vc_rbatch *b, int i) {
+    return &b->addr[i];
+}
+
+static inline socklen_t vc_rbatch_addrlen(const vc_rbatch *b, int i) {
+    return b->msgs[i].msg_hdr.msg_namelen;
+}
+
+/* Same family, address and port (IPv4 / IPv6). */
+static inline int vc_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    return 0;
+}
+
+/* Same family and address, any port. */
+static inline int vc_host_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 0;
+}
+
+static inline int vc_addr_port(const struct sockaddr_storage *a) {
+    if (a->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)a)->sin_port);
+    if (a->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+    return 0;
+}
+
+static inline void vc_addr_set_port(struct sockaddr_storage *a, int port) {
+    if (a->ss_family == AF_INET) ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
+    else if (a->ss_family == AF_INET6) ((struct sockaddr_in6 *)a)->sin6_port = htons((uint16_t)port);
+}
+
+static inline int vc_sendto(int fd, const void *buf, size_t n, const struct sockaddr_storage *to, socklen_t tolen) {
+    ssize_t r;
+    do {
+        r = sendto(fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)to, tolen);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+}
+
+/* Eventfd signal / drain (also used for the command fd). */
+static inline int vc_efd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one);
+    return (r < 0 && errno != EAGAIN) ? -errno : 0;
+}
+
+static inline uint64_t vc_efd_drain(int fd) {
+    uint64_t n = 0;
+    if (read(fd, &n, sizeof n) != (ssize_t)sizeof n) return 0;
+    return n;
+}
+
+#endif /* VOICECORE_VC_IO_H */
