@@ -112,7 +112,7 @@ class AudioBatch:
 class _Call:
     """Per-session state of the backend."""
 
-    __slots__ = ("session", "es", "last_token", "lock", "disconnected", "frame_ms", "rate")
+    __slots__ = ("session", "es", "last_token", "lock", "disconnected", "frame_ms", "rate", "discarded")
 
     def __init__(self, session: VoiceSession, es: Any, rate: int, frame_ms: int) -> None:
         self.session = session
@@ -122,6 +122,7 @@ class _Call:
         self.disconnected = False
         self.frame_ms = frame_ms
         self.rate = rate
+        self.discarded = False
 
 
 class RTPVoiceBackend(VoiceBackend):
@@ -509,15 +510,19 @@ class RTPVoiceBackend(VoiceBackend):
             logger.warning("send_audio: no RTP session for %s", session.id)
             return
         es = call.es
+        call.discarded = False
+        call.last_token = 0
         with PlaybackErrors(logger, "Error sending audio for session %s", session.id) as play:
             if isinstance(audio, (bytes, bytearray, memoryview)):
-                await es.write(audio, self._clock_rate)
+                if not await es.write(audio, self._clock_rate):
+                    return
             else:
                 async for chunk in play.watch(audio):
                     _check_chunk(chunk)
                     if chunk.data and not await es.write(chunk.data, chunk.sample_rate):
-                        break
-            call.last_token = await es.end_response()
+                        return
+            if not call.discarded:
+                call.last_token = await es.end_response()
 
     def end_of_response(self, session: VoiceSession) -> None:
         """Close the response fed through :meth:`send_audio_sync`."""
@@ -538,7 +543,7 @@ class RTPVoiceBackend(VoiceBackend):
         ok = await call.es.wait_response(call.last_token) if call.last_token else True
         while call.es.is_playing and not call.es.closing:
             await asyncio.sleep(call.frame_ms / 1000)
-        return ok
+        return ok and not call.discarded
 
     def is_playing(self, session: VoiceSession) -> bool:
         """True until the last queued frame has really been sent."""
@@ -549,6 +554,8 @@ class RTPVoiceBackend(VoiceBackend):
         """Drop queued outbound audio; takes effect within one tick."""
         call = self._calls.get(session.id)
         if call is not None:
+            if call.es.is_playing:
+                call.discarded = True
             call.es.interrupt()
 
     async def cancel_audio(self, session: VoiceSession) -> bool:

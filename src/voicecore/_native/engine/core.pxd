@@ -270,7 +270,9 @@ cdef struct Core:
     int32_t max_sessions
     int32_t max_catchup
     # ---- fds (python opens/closes)
-    int epfd
+    int epfd                     # timer, commands (and sockets when not read_on_tick)
+    int sock_ep                  # sockets, polled once per tick when read_on_tick
+    bint read_on_tick            # read sockets at ticks (coalesced) instead of on arrival
     int timer_fd
     int cmd_fd                   # eventfd: python -> thread
     int loop_fd                  # eventfd: thread -> python (add_reader)

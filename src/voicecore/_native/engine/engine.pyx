@@ -70,6 +70,7 @@ cdef extern from "vc_io.h" nogil:
     int64_t vc_now_ns()
     int vc_efd_signal(int fd)
     uint64_t vc_efd_drain(int fd)
+    int vc_enable_timestamps(int fd)
 
 cdef extern from "<sys/epoll.h>" nogil:
     int epoll_create1(int flags)
@@ -239,6 +240,9 @@ cdef class Engine:
         event_queue: events (DTMF, ready, played, ...) that may wait.
         max_catchup: sub-slots run late when the thread was descheduled
             (beyond that they are skipped and counted).
+        read_on_tick: read the sockets once per sub-slot tick (one wake-up
+            per tick however many packets arrive; each datagram keeps its
+            kernel receive time) instead of waking on every arrival.
     """
     cdef Core* c
     cdef list _objs            # per session: python objects the thread points to
@@ -255,7 +259,7 @@ cdef class Engine:
 
     def __cinit__(self, *, int period_ms=20, int subslots=4, int max_sessions=4096,
                   int frame_queue=8192, int played_queue=2048, int event_queue=8192,
-                  int max_catchup=50):
+                  int max_catchup=50, bint read_on_tick=True):
         if period_ms not in (10, 20, 30, 40, 60):
             raise ValueError(f"Engine: period_ms must be 10, 20, 30, 40 or 60, got {period_ms}")
         if not 1 <= subslots <= 20 or (period_ms * 1000) % subslots:
@@ -280,6 +284,8 @@ cdef class Engine:
             raise MemoryError("Engine: cannot allocate")
         self.c = c
         c.epfd = -1
+        c.sock_ep = -1
+        c.read_on_tick = read_on_tick
         c.timer_fd = -1
         c.cmd_fd = -1
         c.loop_fd = -1
@@ -307,10 +313,11 @@ cdef class Engine:
                 or self._buf == NULL):
             raise MemoryError("Engine: cannot allocate its queues")
         c.epfd = epoll_create1(EPOLL_CLOEXEC)
+        c.sock_ep = epoll_create1(EPOLL_CLOEXEC)
         c.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
         c.cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
         c.loop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
-        if c.epfd < 0 or c.timer_fd < 0 or c.cmd_fd < 0 or c.loop_fd < 0:
+        if c.epfd < 0 or c.sock_ep < 0 or c.timer_fd < 0 or c.cmd_fd < 0 or c.loop_fd < 0:
             e = errno
             raise OSError(e, f"Engine: cannot create its epoll/timer/eventfd descriptors: {os.strerror(e)}")
 
@@ -328,7 +335,7 @@ cdef class Engine:
         for i in range(c.nfq):
             fq_free(c.fq[i])
         fq_free(c.played)
-        for fd in (c.epfd, c.timer_fd, c.cmd_fd, c.loop_fd):
+        for fd in (c.epfd, c.sock_ep, c.timer_fd, c.cmd_fd, c.loop_fd):
             if fd >= 0:
                 close(fd)
         pthread_mutex_destroy(&c.cmd_lock)
@@ -448,6 +455,9 @@ cdef class Engine:
             raise ValueError(f"Engine.add_session: aec_capacity must be 0 or a power of two, got {aec_capacity}")
         if rtcp_interval < 0:
             raise ValueError(f"Engine.add_session: rtcp_interval must be >= 0 s, got {rtcp_interval}")
+        for f in (fd, rtcp_fd):
+            if f >= 0 and vc_enable_timestamps(f) != 0:
+                raise OSError(f"Engine.add_session: descriptor {f} is not a UDP socket")
         if not self._free_idx:
             raise RuntimeError(f"Engine.add_session: all {self.max_sessions} sessions in use")
         clock = jitter.clock_rate

@@ -40,6 +40,8 @@ cdef extern from "vc_io.h" nogil:
     ctypedef struct vc_rbatch:
         pass
     int64_t vc_now_ns()
+    int64_t vc_realtime_ns()
+    int64_t vc_rbatch_kts(const vc_rbatch* b, int i)
     void vc_rbatch_init(vc_rbatch* b, uint8_t* bufs)
     int vc_rbatch_recv(vc_rbatch* b, int fd, int vlen)
     int vc_rbatch_len(const vc_rbatch* b, int i)
@@ -135,14 +137,14 @@ cdef void _slot_remove(Core* c, Sess* s) noexcept nogil:
 
 cdef void _add(Core* c, Sess* s, int64_t now) noexcept nogil:
     cdef epoll_event ev
-    cdef int r
+    cdef int ep = c.sock_ep if c.read_on_tick else c.epfd
     ev.events = EPOLLIN
     ev.data.u64 = <uint64_t>s.idx << 1
-    if epoll_ctl(c.epfd, EPOLL_CTL_ADD, s.fd, &ev) != 0:
+    if epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev) != 0:
         ev_post(c, s, EV_ERROR, errno, E_EPOLL, 0)
     if s.rtcp_fd >= 0:
         ev.data.u64 = (<uint64_t>s.idx << 1) | 1
-        if epoll_ctl(c.epfd, EPOLL_CTL_ADD, s.rtcp_fd, &ev) != 0:
+        if epoll_ctl(ep, EPOLL_CTL_ADD, s.rtcp_fd, &ev) != 0:
             ev_post(c, s, EV_ERROR, errno, E_EPOLL, 1)
     s.start_ns = now
     s.last_rx_ns = now
@@ -157,11 +159,12 @@ cdef void _remove(Core* c, Sess* s, bint bye, int64_t now) noexcept nogil:
     cdef epoll_event ev
     if s.state != S_ACTIVE:
         return
+    cdef int ep = c.sock_ep if c.read_on_tick else c.epfd
     if bye and s.rtcp_on:
         send_rtcp(c, s, now, True)
-    epoll_ctl(c.epfd, EPOLL_CTL_DEL, s.fd, &ev)
+    epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, &ev)
     if s.rtcp_fd >= 0:
-        epoll_ctl(c.epfd, EPOLL_CTL_DEL, s.rtcp_fd, &ev)
+        epoll_ctl(ep, EPOLL_CTL_DEL, s.rtcp_fd, &ev)
     _slot_remove(c, s)
     c.st.sessions -= 1
     s.state = S_REMOVING
@@ -244,9 +247,14 @@ cdef inline bint _latch(Core* c, Sess* s, const uint8_t* d, int n, const sockadd
     return True
 
 
-cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now) noexcept nogil:
+cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
+                    int64_t rt_off) noexcept nogil:
+    """Read what the socket holds. Each datagram's arrival time is the
+    kernel's receive stamp (realtime, mapped to monotonic with ``rt_off``),
+    so reading once per tick keeps the exact timing; ``now`` without one."""
     cdef int fd = s.rtcp_fd if which else s.fd
     cdef int k, i, n, r
+    cdef int64_t t, kts
     cdef const uint8_t* d
     cdef const sockaddr_storage* src
     k = vc_rbatch_recv(rb, fd, RECV_BATCH)
@@ -260,21 +268,25 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now) noe
         d = vc_rbatch_data(rb, i)
         n = vc_rbatch_len(rb, i)
         src = vc_rbatch_addr(rb, i)
+        kts = vc_rbatch_kts(rb, i)
+        t = kts - rt_off if kts != 0 else now
+        if t > now or t < now - 1000000000:
+            t = now                   # a realtime step: trust the wake-up time
         if which or (n >= 2 and d[1] >= 192 and d[1] <= 223 and (d[0] >> 6) == 2):
             # RTCP: from the remote's RTCP port, or its RTP port (rtcp-mux)
             if vc_host_equal(src, &s.remote) and (vc_addr_equal(src, &s.remote_rtcp)
                                                   or vc_addr_equal(src, &s.remote)):
-                on_rtcp(c, s, d, n, now)
+                on_rtcp(c, s, d, n, t)
             else:
                 s.st.foreign_rtcp += 1
             continue
         if not vc_addr_equal(src, &s.remote):
-            if not ((s.tflags & F_LATCH) and _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), now)):
+            if not ((s.tflags & F_LATCH) and _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), t)):
                 s.st.foreign_source += 1
                 continue
         if s.jb != NULL:
-            r = (<JitterBuffer>s.jb).push_c(d, n, now)
-        s.last_rx_ns = now
+            r = (<JitterBuffer>s.jb).push_c(d, n, t)
+        s.last_rx_ns = t
         if s.inactive:
             s.inactive = False
             ev_post(c, s, EV_ACTIVE, 0, 0, 0)
@@ -323,16 +335,51 @@ cdef void _signal_loop(Core* c) noexcept nogil:
             c.st.wakeups += 1
 
 
+cdef void _dispatch(Core* c, epoll_event* evs, int n, vc_rbatch* rb, int64_t now,
+                    int64_t rt_off) noexcept nogil:
+    """Read the sockets of a batch of readiness events."""
+    cdef int i, which
+    cdef uint64_t tag
+    cdef uint32_t idx
+    cdef Sess* s
+    for i in range(n):
+        tag = evs[i].data.u64
+        if tag >= _TAG_TIMER:
+            continue
+        idx = <uint32_t>(tag >> 1)
+        which = <int>(tag & 1)
+        if idx < <uint32_t>c.max_sessions:
+            s = c.table[idx]
+            if s != NULL and s.state == S_ACTIVE:
+                _readable(c, s, which, rb, now, rt_off)
+
+
+cdef void _poll_sockets(Core* c, epoll_event* evs, vc_rbatch* rb) noexcept nogil:
+    """Tick mode: read every socket that has data, without sleeping."""
+    cdef int n, rounds = 0
+    cdef int64_t now, rt_off
+    while rounds < 64:                    # bound the work (64 x MAX_EVENTS sockets)
+        n = epoll_wait(c.sock_ep, evs, MAX_EVENTS, 0)
+        if n <= 0:
+            if n < 0 and errno != EINTR:
+                c.st.errors += 1
+            return
+        now = vc_now_ns()
+        rt_off = vc_realtime_ns() - now
+        _dispatch(c, evs, n, rb, now, rt_off)
+        if n < MAX_EVENTS:
+            return
+        rounds += 1
+
+
 cdef void* _main(void* arg) noexcept nogil:
     cdef Core* c = <Core*>arg
     cdef epoll_event evs[MAX_EVENTS]
     cdef vc_rbatch rb
-    cdef int n, i, which
+    cdef int n, i
     cdef uint64_t tag
-    cdef int64_t now
+    cdef int64_t now, rt_off
     cdef bint timer, cmd
-    cdef Sess* s
-    cdef uint32_t idx
     vc_rbatch_init(&rb, c.rbuf)
     while vc_load_acquire(&c.running):
         n = epoll_wait(c.epfd, evs, MAX_EVENTS, 100)
@@ -353,18 +400,15 @@ cdef void* _main(void* arg) noexcept nogil:
                 timer = True
             elif tag == _TAG_CMD:
                 cmd = True
-            else:
-                idx = <uint32_t>(tag >> 1)
-                which = <int>(tag & 1)
-                if idx < <uint32_t>c.max_sessions:
-                    s = c.table[idx]
-                    if s != NULL and s.state == S_ACTIVE:
-                        _readable(c, s, which, &rb, now)
+        if not c.read_on_tick:
+            _dispatch(c, evs, n, &rb, now, vc_realtime_ns() - now)
         if cmd:
             vc_efd_drain(c.cmd_fd)
             _commands(c, now)
         if timer:
             vc_efd_drain(c.timer_fd)       # the expiration count; deadlines come from the clock
+            if c.read_on_tick:
+                _poll_sockets(c, evs, &rb)
             _ticks(c, vc_now_ns())
         _retry_removed(c)
         _signal_loop(c)

@@ -24,17 +24,27 @@ static inline int64_t vc_now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* One recvmmsg() batch: up to VC_RECV_BATCH datagrams with their sources. */
+static inline int64_t vc_realtime_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+#define VC_CMSG_SPACE CMSG_SPACE(sizeof(struct timespec))
+
+/* One recvmmsg() batch: up to VC_RECV_BATCH datagrams with their sources and
+ * kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME). */
 typedef struct {
     struct mmsghdr msgs[VC_RECV_BATCH];
     struct iovec iov[VC_RECV_BATCH];
     struct sockaddr_storage addr[VC_RECV_BATCH];
+    union { char buf[VC_CMSG_SPACE]; struct cmsghdr align; } ctl[VC_RECV_BATCH];
     uint8_t *bufs;
 } vc_rbatch;
 
 static inline void vc_rbatch_init(vc_rbatch *b, uint8_t *bufs) {
     int i;
-    memset(b, 0, sizeof(*b) - sizeof(b->bufs));
+    memset(b, 0, sizeof(*b));
     b->bufs = bufs;
     for (i = 0; i < VC_RECV_BATCH; i++) {
         b->iov[i].iov_base = bufs + (size_t)i * VC_RECV_BUF;
@@ -45,6 +55,27 @@ static inline void vc_rbatch_init(vc_rbatch *b, uint8_t *bufs) {
     }
 }
 
+/* Kernel receive time of datagram i (CLOCK_REALTIME ns), or 0 if absent. */
+static inline int64_t vc_rbatch_kts(const vc_rbatch *b, int i) {
+    const struct msghdr *m = &b->msgs[i].msg_hdr;
+    struct cmsghdr *c;
+    if (m->msg_controllen == 0) return 0;
+    for (c = CMSG_FIRSTHDR((struct msghdr *)m); c != NULL; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec t;
+            memcpy(&t, CMSG_DATA(c), sizeof t);
+            return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+        }
+    }
+    return 0;
+}
+
+/* Ask the kernel to stamp every datagram of fd with its receive time. */
+static inline int vc_enable_timestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0 ? 0 : -errno;
+}
+
 /* Receive what is waiting (at most vlen datagrams) without blocking.
  * Returns the count, 0 when nothing is waiting, or -errno. */
 static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
@@ -52,6 +83,8 @@ static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
     if (vlen > VC_RECV_BATCH) vlen = VC_RECV_BATCH;
     for (i = 0; i < vlen; i++) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        b->msgs[i].msg_hdr.msg_control = b->ctl[i].buf;
+        b->msgs[i].msg_hdr.msg_controllen = VC_CMSG_SPACE;
         b->msgs[i].msg_hdr.msg_flags = 0;
         b->msgs[i].msg_len = 0;
     }

@@ -1,0 +1,170 @@
+"""Helpers for the engine / RTP backend tests: RTP packets, a raw UDP peer
+that records what it receives with kernel timestamps (in its own thread, so a
+blocked event loop does not disturb the measurement), and real speech."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Linux SO_TIMESTAMPNS (== SCM_TIMESTAMPNS); not exported by the socket module.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def rtp(seq: int, ts: int, ssrc: int, payload: bytes, pt: int = 0, marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF,
+                       ssrc & 0xFFFFFFFF) + payload
+
+
+@dataclass
+class Packet:
+    data: bytes
+    addr: tuple
+    t_ns: int            # kernel receive time (CLOCK_REALTIME ns)
+
+    @property
+    def is_rtcp(self) -> bool:
+        return len(self.data) >= 2 and 192 <= self.data[1] <= 223
+
+    @property
+    def pt(self) -> int:
+        return self.data[1] & 0x7F
+
+    @property
+    def marker(self) -> bool:
+        return bool(self.data[1] & 0x80)
+
+    @property
+    def seq(self) -> int:
+        return struct.unpack("!H", self.data[2:4])[0]
+
+    @property
+    def ts(self) -> int:
+        return struct.unpack("!I", self.data[4:8])[0]
+
+    @property
+    def ssrc(self) -> int:
+        return struct.unpack("!I", self.data[8:12])[0]
+
+    @property
+    def payload(self) -> bytes:
+        return self.data[12:]
+
+
+class RawPeer:
+    """A UDP socket on loopback with a receiver thread recording datagrams."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.bind((host, port))
+        self.sock.settimeout(0.05)
+        self.addr = self.sock.getsockname()[:2]
+        self.packets: list[Packet] = []
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(4096, socket.CMSG_SPACE(16))
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            t = time.time_ns()
+            for level, typ, cdata in anc:
+                if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", cdata[:16])
+                    t = sec * 1_000_000_000 + nsec
+            self.packets.append(Packet(data, addr, t))
+
+    @classmethod
+    def pair(cls, host: str = "127.0.0.1") -> tuple[RawPeer, RawPeer]:
+        """Two peers on an even port and the next one (RTP, RTCP)."""
+        import random
+
+        for _ in range(200):
+            port = random.randrange(20000, 60000, 2)
+            try:
+                a = cls(host, port)
+            except OSError:
+                continue
+            try:
+                return a, cls(host, port + 1)
+            except OSError:
+                a.close()
+        raise OSError("no free even/odd port pair")
+
+    def rtp(self, pt: int | None = None) -> list[Packet]:
+        return [p for p in list(self.packets) if not p.is_rtcp and (pt is None or p.pt == pt)]
+
+    def rtcp(self) -> list[Packet]:
+        return [p for p in list(self.packets) if p.is_rtcp]
+
+    def send(self, data: bytes, addr: tuple) -> None:
+        self.sock.sendto(data, addr)
+
+    def close(self) -> None:
+        self._stop = True
+        self._t.join(timeout=1)
+        self.sock.close()
+
+
+def speech(rate: int = 8000, seconds: float | None = None, clip: str = "beckett") -> np.ndarray | None:
+    """Real speech from the fetched models (int16 at ``rate``), or None."""
+    try:
+        from voicecore import models
+    except ImportError:
+        return None
+    try:
+        path = models.speech_clip(clip)
+    except Exception:
+        return None
+    if path is None or not Path(path).is_file():
+        return None
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        src_rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    if src_rate != rate:
+        from voicecore.resample import Resampler
+
+        r = Resampler(src_rate, rate)
+        x = np.frombuffer(r.process(x.tobytes()) + r.flush(), np.int16)
+    if seconds is not None:
+        x = x[: int(seconds * rate)]
+    return x
+
+
+def tone(freq: float, seconds: float, rate: int = 8000, amp: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def find_exact(haystack: np.ndarray, needle: np.ndarray) -> int:
+    """Offset where ``needle`` appears exactly inside ``haystack`` (or -1)."""
+    n = len(needle)
+    if n == 0 or len(haystack) < n:
+        return -1
+    head = needle[: min(32, n)]
+    for off in np.flatnonzero(haystack[: len(haystack) - n + 1] == head[0]):
+        if np.array_equal(haystack[off: off + len(head)], head) and np.array_equal(haystack[off: off + n], needle):
+            return int(off)
+    return -1
+
+
+def open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
