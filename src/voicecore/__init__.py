@@ -127,6 +127,7 @@ _LAZY = {
     "AECReferenceRing": "voicecore.media.ring",
     "FrameQueue": "voicecore.media.ring",
     "PlaybackReference": "voicecore.media.ring",
+    "RTPVoiceBackend": "voicecore.backends.rtp",
     "SherpaOnnxSTTConfig": "voicecore.stt.sherpa_onnx",
     "SherpaOnnxSTTProvider": "voicecore.stt.sherpa_onnx",
     "SherpaOnnxTTSConfig": "voicecore.tts.sherpa_onnx",
