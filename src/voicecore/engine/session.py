@@ -36,9 +36,16 @@ def _family(host: str) -> int:
         return socket.AF_INET
 
 
+#: Receive buffer per session socket (bytes): the engine reads each socket once
+#: per 5 ms sub-slot, so the kernel must hold a burst (or a flood it will count
+#: and drop) of that long. The kernel caps it at net.core.rmem_max.
+RCVBUF = 1 << 20
+
+
 def _udp(host: str, port: int, family: int) -> socket.socket:
     s = socket.socket(family, socket.SOCK_DGRAM)
     try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         s.bind((host, port))

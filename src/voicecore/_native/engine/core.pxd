@@ -31,7 +31,8 @@ cdef extern from "<pthread.h>" nogil:
 cdef enum:
     MAX_FRAME = 2880           # samples: 60 ms at 48 kHz (largest frame anywhere)
     RECV_BUF = 2048            # bytes per receive buffer (datagrams > 1500 are counted oversize)
-    RECV_BATCH = 16            # datagrams read per socket per wake-up (bound)
+    RECV_BATCH = 32            # datagrams per recvmmsg call
+    RECV_MAX = 256             # datagrams read per socket per wake-up (bound)
     MAX_QUEUES = 4             # distinct inbound frame sizes (one frame queue each)
     N_SEG = 8                  # pending outbound rate segments per session
     N_DTMF_OUT = 16            # queued outbound DTMF digits per session

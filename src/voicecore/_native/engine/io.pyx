@@ -31,7 +31,7 @@ from voicecore._native.engine.core cimport (
     S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, DtmfOut,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
     EV_READY, EV_REMOVED, EV_ACTIVE, EV_ERROR, EV_LATCHED,
-    E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH,
+    E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX,
 )
 from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
 from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out
@@ -253,17 +253,27 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
     kernel's receive stamp (realtime, mapped to monotonic with ``rt_off``),
     so reading once per tick keeps the exact timing; ``now`` without one."""
     cdef int fd = s.rtcp_fd if which else s.fd
-    cdef int k, i, n, r
+    cdef int k, total = 0
+    while total < RECV_MAX:
+        k = vc_rbatch_recv(rb, fd, RECV_BATCH)
+        if k < 0:
+            s.st.recv_errors += 1
+            if s.st.recv_errors == 1 or (s.st.recv_errors & 1023) == 0:
+                ev_post(c, s, EV_ERROR, -k, E_RECV, which)
+            return
+        c.st.datagrams += <uint64_t>k
+        _handle(c, s, which, rb, k, now, rt_off)
+        total += k
+        if k < RECV_BATCH:
+            return
+
+
+cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now,
+                  int64_t rt_off) noexcept nogil:
+    cdef int i, n, r
     cdef int64_t t, kts
     cdef const uint8_t* d
     cdef const sockaddr_storage* src
-    k = vc_rbatch_recv(rb, fd, RECV_BATCH)
-    if k < 0:
-        s.st.recv_errors += 1
-        if s.st.recv_errors == 1 or (s.st.recv_errors & 1023) == 0:
-            ev_post(c, s, EV_ERROR, -k, E_RECV, which)
-        return
-    c.st.datagrams += <uint64_t>k
     for i in range(k):
         d = vc_rbatch_data(rb, i)
         n = vc_rbatch_len(rb, i)

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-#define VC_RECV_BATCH 16
+#define VC_RECV_BATCH 32
 #define VC_RECV_BUF 2048
 
 static inline int64_t vc_now_ns(void) {
