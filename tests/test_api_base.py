@@ -89,6 +89,54 @@ def test_import_needs_no_roomkit_pydantic_or_native():
     assert out.stdout.strip() == "[]"
 
 
+LAZY_PACKAGES = ["voicecore", "voicecore.stt", "voicecore.tts", "voicecore.backends"]
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_lazy_exports_point_at_modules_that_exist(package):
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    for name, module in pkg._LAZY.items():
+        assert importlib.util.find_spec(module) is not None, f"{package}.{name} -> {module}"
+        assert name not in submodules, f"{package}.{name} is also a submodule"
+        assert name in dir(pkg)
+        assert getattr(pkg, name) is getattr(importlib.import_module(module), name)
+    assert "RTPVoiceBackend" not in dir(voicecore.backends)  # not advertised before it exists
+
+
+def test_hasattr_never_raises_on_a_lazy_name():
+    import voicecore.backends
+
+    assert hasattr(voicecore.backends, "RTPVoiceBackend") is False
+    code = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "voicecore._native.media.jitter":
+                    raise ImportError("simulated: extension not built")
+        sys.meta_path.insert(0, Block())
+        import voicecore
+        print(hasattr(voicecore, "JitterBuffer"), "JitterBuffer" in dir(voicecore))
+        try:
+            voicecore.JitterBuffer
+        except AttributeError as exc:
+            print(type(exc.__cause__).__name__, exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "False True"
+    assert second.startswith("ImportError module 'voicecore' has no attribute 'JitterBuffer': importing "
+                             "voicecore.media.jitter failed (")
+    assert "simulated: extension not built" in second
+
+
 # ---- VoiceSession
 
 
