@@ -294,6 +294,31 @@ def test_audio_content():
         AudioContent("https://x")  # keyword-only, like roomkit's pydantic model
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": 5}, "AudioContent.url must be a str starting with http://, https:// or data:, got int 5"),
+        ({"url": "https://x", "mime_type": None}, "AudioContent.mime_type must be a str, got NoneType None"),
+        ({"url": "https://x", "transcript": b"hi"}, "AudioContent.transcript must be a str, got bytes b'hi'"),
+        ({"url": "https://x", "duration_seconds": "long"},
+         "AudioContent.duration_seconds must be a number of seconds >= 0 or None, got str 'long'"),
+        ({"url": "https://x", "duration_seconds": [1]},
+         "AudioContent.duration_seconds must be a number of seconds >= 0 or None, got list [1]"),
+    ],
+)  # fmt: skip
+def test_audio_content_wrong_types(kwargs, message):
+    with pytest.raises(TypeError) as info:
+        AudioContent(**kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)  # roomkit's pydantic ValidationError is a ValueError
+
+
+def test_audio_content_duration_coerced_like_pydantic():
+    assert AudioContent(url="https://x", duration_seconds=2).duration_seconds == 2.0
+    assert type(AudioContent(url="https://x", duration_seconds=2).duration_seconds) is float
+    assert AudioContent(url="https://x", duration_seconds="1.5").duration_seconds == 1.5
+
+
 def test_callback_alias_shapes():
     import typing
 

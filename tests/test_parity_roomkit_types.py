@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -22,9 +23,6 @@ pytestmark = pytest.mark.roomkit
 FRAME_CASES: list[dict[str, Any]] = [
     {"data": b""},
     {"data": b"\x00\x01"},
-    {"data": bytearray(b"\x00\x01")},
-    {"data": memoryview(b"\x00\x01")},
-    {"data": "text"},
     {"data": b"\x00\x01", "sample_rate": 0},
     {"data": b"\x00\x01", "sample_rate": -8000},
     {"data": b"\x00\x01", "sample_rate": 192_000},
@@ -39,8 +37,7 @@ FRAME_CASES: list[dict[str, Any]] = [
     {"data": b"\x00" * 6, "sample_width": 4},
     {"data": b"\x00" * 8, "sample_width": 4, "channels": 2},
     {"data": b"\x00" * 12, "sample_width": 4, "channels": 2},
-    {"data": "x", "sample_rate": 0, "channels": 9},  # first failing check wins
-    {"data": b"\x00\x01", "sample_rate": 0, "channels": 9},
+    {"data": b"\x00\x01", "sample_rate": 0, "channels": 9},  # first failing check wins
     {"data": b"\x00\x01\x02", "channels": 9},
     {"data": b"\x00\x00", "timestamp_ms": 12.5, "metadata": {"vad": True}},
 ]
@@ -56,6 +53,52 @@ def test_audio_frame_validation_same_errors(kwargs):
         return out
 
     _both(scenario)
+
+
+# Wrong types. roomkit raises a plain ValueError for the first four (a type
+# error reported as a bad value) and a TypeError from a comparison for the
+# last two. voicecore raises TypeError naming AudioFrame and the argument,
+# and where roomkit raised ValueError the exception is also a ValueError, so
+# roomkit code that catches ValueError keeps working. Deliberate difference.
+FRAME_TYPE_CASES: list[tuple[dict[str, Any], str, str]] = [
+    ({"data": bytearray(b"\x00\x01")}, "ValueError", "AudioFrame.data must be bytes"),
+    ({"data": memoryview(b"\x00\x01")}, "ValueError", "AudioFrame.data must be bytes"),
+    ({"data": "text"}, "ValueError", "AudioFrame.data must be bytes"),
+    ({"data": "x", "sample_rate": 0, "channels": 9}, "ValueError", "AudioFrame.data must be bytes"),
+    ({"data": b"\x00\x01", "channels": "2"}, "ValueError", "channels must be 1 or 2, got "),
+    ({"data": b"\x00\x01", "sample_width": None}, "ValueError", "sample_width must be 1, 2, or 4"),
+    ({"data": b"\x00\x01", "sample_rate": "16000"}, "TypeError", "not supported between instances"),
+    ({"data": b"\x00\x01", "sample_rate": None}, "TypeError", "not supported between instances"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "rk_type", "rk_text"), FRAME_TYPE_CASES, ids=range(len(FRAME_TYPE_CASES)))
+def test_deliberate_difference_audio_frame_wrong_type_is_a_type_error(kwargs, rk_type, rk_text):
+    from roomkit.voice.audio_frame import AudioFrame as RK
+
+    from voicecore.audio_frame import AudioFrame as VC
+
+    with pytest.raises(Exception) as rk:
+        RK(**kwargs)
+    assert type(rk.value).__name__ == rk_type and rk_text in str(rk.value)
+    with pytest.raises(TypeError) as vc:
+        VC(**kwargs)
+    assert isinstance(vc.value, ValueError) == (rk_type == "ValueError")
+    assert re.match(r"AudioFrame\.(data|sample_rate|channels|sample_width) must be ", str(vc.value))
+    if rk_type == "ValueError":  # roomkit's words are kept, so a match= written for it still matches
+        assert rk_text.removeprefix("AudioFrame.") in str(vc.value)
+
+
+def test_deliberate_difference_nan_sample_rate_is_refused():
+    """roomkit's ``rate <= 0 or rate > 192000`` lets NaN through; voicecore's range
+    check refuses it with roomkit's message for an out-of-range rate."""
+    from roomkit.voice.audio_frame import AudioFrame as RK
+
+    from voicecore.audio_frame import AudioFrame as VC
+
+    assert RK(b"", sample_rate=float("nan")).sample_rate != 16000
+    with pytest.raises(ValueError, match=r"^sample_rate must be between 1 and 192000, got nan$"):
+        VC(b"", sample_rate=float("nan"))
 
 
 def test_audio_frame_positional_and_defaults(impl):
@@ -187,6 +230,9 @@ def test_audio_content_same():
         {"url": "file:///tmp/a.wav"},
         {"url": "https://x", "duration_seconds": -0.1},
         {"url": "https://x", "duration_seconds": 0.0},
+        {"url": "https://x", "duration_seconds": 2},  # pydantic's lax float: 2.0
+        {"url": "https://x", "duration_seconds": "1.5"},
+        {"url": "https://x", "duration_seconds": True},
     ]
 
     def scenario(impl: Impl) -> Any:
@@ -206,6 +252,29 @@ def test_audio_content_same():
         return out
 
     _both(scenario)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"url": 5}, {"url": None}, {"url": "https://x", "mime_type": 5}, {"url": "https://x", "transcript": 5},
+     {"url": "https://x", "duration_seconds": "long"}, {"url": "https://x", "duration_seconds": [1.0]}],
+)  # fmt: skip
+def test_deliberate_difference_audio_content_wrong_type_is_a_type_error(kwargs):
+    """roomkit's pydantic model raises ValidationError (a ValueError) for a wrong
+    type; voicecore raises TypeError that is also a ValueError, naming the field."""
+    from roomkit.models.event import AudioContent as RK
+
+    from voicecore.base import AudioContent as VC
+
+    with pytest.raises(ValueError) as rk:
+        RK(**kwargs)
+    assert type(rk.value).__name__ == "ValidationError"
+    field = next(iter(k for k in kwargs if k != "url")) if len(kwargs) > 1 else "url"
+    assert field in str(rk.value)
+    with pytest.raises(TypeError) as vc:
+        VC(**kwargs)
+    assert isinstance(vc.value, ValueError)
+    assert str(vc.value).startswith(f"AudioContent.{field} must be ")
 
 
 # ---- events
