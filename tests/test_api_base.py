@@ -89,6 +89,25 @@ def test_import_needs_no_roomkit_pydantic_or_native():
     assert out.stdout.strip() == "[]"
 
 
+def test_aiortp_is_a_test_peer_not_a_runtime_extra():
+    """Nothing at run time imports aiortp, so no runtime extra installs it (it is
+    in the test and bench extras as the interop peer)."""
+    import importlib.metadata
+    from pathlib import Path
+
+    meta = importlib.metadata.metadata("voicecore")
+    extras = set(meta.get_all("Provides-Extra") or [])
+    assert "rtp" not in extras and {"test", "bench"} <= extras
+    for extra in extras - {"test", "bench"}:
+        reqs = [r for r in meta.get_all("Requires-Dist") or [] if f'extra == "{extra}"' in r]
+        assert not any(r.startswith("aiortp") for r in reqs), extra
+    sources = [p for p in Path(voicecore.__file__).parent.rglob("*") if p.suffix in (".py", ".pyx", ".pxd")]
+    assert sources
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "import aiortp" not in text and "from aiortp" not in text, path
+
+
 LAZY_PACKAGES = ["voicecore", "voicecore.stt", "voicecore.tts", "voicecore.backends"]
 
 
