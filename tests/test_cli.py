@@ -241,3 +241,42 @@ def test_keyboard_interrupt_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(demo, "run", interrupted)
     assert cli.main(["demo"], prog="voicecore") == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def _on_a_terminal(*args: str) -> str:
+    """Run ``python -m voicecore ARGS`` with stdout and stderr on a pseudo-terminal."""
+    import select
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*PY, *args], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL,
+                            env=dict(os.environ, TERM="xterm", COLUMNS="100"))  # fmt: skip
+    os.close(slave)
+    out = bytearray()
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return out.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(__import__("voicecore.cli.demo", fromlist=["x"])._recognizer_missing() is not None,
+                    reason="needs sherpa-onnx and the Moonshine model")  # fmt: skip
+def test_demo_shows_progress_on_a_terminal_unless_quiet():
+    """two_cities takes seconds to recognize: a spinner with the elapsed time shows
+    on a terminal, is erased, and --quiet turns it off."""
+    shown = _on_a_terminal("demo", "--clip", "two_cities")
+    assert re.search(r"\r\x1b\[K  [|/\\-] recognizing the original clip \(44 s of audio\) \d+\.\d s", shown)
+    assert "Traceback" not in shown and "WER after the phone path" in shown
+    quiet = _on_a_terminal("demo", "--clip", "two_cities", "--quiet")
+    assert "\x1b[K" not in quiet and "\r\x1b" not in quiet
+    assert "WER after the phone path" in quiet
