@@ -79,17 +79,17 @@ def _version() -> str:
 
 def _run(parser: Parser, argv: list[str] | None) -> int:
     args, extra = parser.parse_known_args(argv)
-    if extra:  # reported by the (sub)command they were given to
-        getattr(args, "help_of", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    target: Parser = getattr(args, "help_of", parser)  # the (sub)command given
+    if extra:
+        target.error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:  # no command (or a command group without its subcommand): its help
-        target = getattr(args, "help_of", parser)
         target.print_help()
         return 0
     try:
         return int(func(args) or 0)
     except UsageError as exc:
-        getattr(args, "help_of", parser).error(str(exc))
+        target.error(str(exc))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -221,7 +221,7 @@ def _phone_path(speech: _Speech, args: Any) -> _PathResult:
     out.sent_packets = len(sender.packets)
     arrivals = netsim.deliver(sender.packets, seed=args.seed, loss=args.loss, jitter_ms=args.jitter_ms,
                               base_delay_ms=NETWORK_DELAY_MS)  # fmt: skip
-    jb = make_jitter_buffer(JitterConfig())
+    jb: Any = make_jitter_buffer(JitterConfig())
     t0 = time.perf_counter_ns()
     got = netsim.run(jb, arrivals, start_ns=sender.start_ns, duration_ms=n8 * FRAME_MS + 400)
     out.timings["jitter buffer push + pull"] = (
@@ -260,7 +260,8 @@ def _recognize(speech: _Speech, path: _PathResult, progress: Progress) -> _Recog
     from voicecore.stt.sherpa_onnx import SherpaOnnxSTTConfig, SherpaOnnxSTTProvider
 
     with progress.spinner("loading the speech recognizer"):
-        stt = SherpaOnnxSTTProvider(SherpaOnnxSTTConfig(mode="moonshine", **models.moonshine_paths()))
+        paths: dict[str, Any] = dict(models.moonshine_paths())
+        stt = SherpaOnnxSTTProvider(SherpaOnnxSTTConfig(mode="moonshine", **paths))
     try:
         r = Resampler(speech.rate, 16000)
         clean = speech.pcm.tobytes()

