@@ -24,10 +24,10 @@ from voicecore.cli._args import Parser, bounded_float, non_negative_int, one_of
 from voicecore.cli._progress import Progress
 
 NAME = "demo"
-SUMMARY = "real speech through the phone path (G.711, RTP loss and jitter, jitter buffer), then speech recognition"
+SUMMARY = "real speech through the phone path (G.711, RTP loss/jitter, jitter buffer), then recognized"
 
 CLIPS = {  # name -> how --help describes it (the files come with the moonshine model)
-    "beckett": "10 s at 16 kHz (default)",
+    "beckett": "10 s at 16 kHz, the default",
     "two_cities": "44 s at 48 kHz",
     "endgame_nagg_nell": "28 s at 24 kHz, two voices",
     "clone-test": "4 s at 16 kHz",

@@ -44,7 +44,7 @@ def configure(parser: Parser) -> None:
     f.epilog = (f"examples:\n  {f.prog} moonshine      # what the demo needs\n"
                 f"  {f.prog}                # all three")  # fmt: skip
     f.add_argument("names", nargs="*", metavar="NAME",
-                   help=f"models to fetch (default: all): {_NAMES}")  # fmt: skip
+                   help=f"models (default: all): {_NAMES}")  # fmt: skip
     f.add_argument("-q", "--quiet", action="store_true",
                    help="print only the result lines: no progress bar and no step lines "
                         "(the bar is also off when stdout is not a terminal)")  # fmt: skip
