@@ -14,8 +14,9 @@ Rules the helper keeps:
   component without a reference twin) gives an ``AttributeError`` whose
   message carries the import error (also chained as ``__cause__``), so
   ``package.Name`` still says why.
-- Only names whose module exists are listed: add an entry when its module
-  lands, not before (``tests/test_api_base.py`` checks every entry).
+- A name whose module does not exist (yet) is not advertised: ``dir()``
+  leaves it out and ``hasattr`` is False, so an entry can be listed before
+  its module lands (``RTPVoiceBackend``) without pointing nowhere.
 - A loaded value is cached in the package's namespace: the second access is
   a plain attribute lookup.
 """
@@ -23,10 +24,18 @@ Rules the helper keeps:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 
 __all__ = ["lazy_exports"]
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def lazy_exports(
@@ -53,6 +62,6 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(vars(sys.modules[package])) | set(names))
+        return sorted(set(vars(sys.modules[package])) | {n for n, m in names.items() if _exists(m)})
 
     return __getattr__, __dir__
