@@ -89,6 +89,90 @@ def test_import_needs_no_roomkit_pydantic_or_native():
     assert out.stdout.strip() == "[]"
 
 
+def test_aiortp_is_a_test_peer_not_a_runtime_extra():
+    """Nothing at run time imports aiortp, so no runtime extra installs it (it is
+    in the test and bench extras as the interop peer)."""
+    import importlib.metadata
+    from pathlib import Path
+
+    meta = importlib.metadata.metadata("voicecore")
+    extras = set(meta.get_all("Provides-Extra") or [])
+    assert "rtp" not in extras and {"test", "bench"} <= extras
+    for extra in extras - {"test", "bench"}:
+        reqs = [r for r in meta.get_all("Requires-Dist") or [] if f'extra == "{extra}"' in r]
+        assert not any(r.startswith("aiortp") for r in reqs), extra
+    sources = [p for p in Path(voicecore.__file__).parent.rglob("*") if p.suffix in (".py", ".pyx", ".pxd")]
+    assert sources
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "import aiortp" not in text and "from aiortp" not in text, path
+
+
+LAZY_PACKAGES = ["voicecore", "voicecore.stt", "voicecore.tts", "voicecore.backends"]
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_lazy_exports_resolve_when_their_module_exists(package):
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    for name, module in pkg._LAZY.items():
+        assert name not in submodules, f"{package}.{name} is also a submodule"
+        exists = importlib.util.find_spec(module) is not None
+        assert (name in dir(pkg)) == exists, f"{package}.{name} advertised without {module}"
+        assert hasattr(pkg, name) == exists
+        if exists:
+            assert getattr(pkg, name) is getattr(importlib.import_module(module), name)
+    if package != "voicecore.backends":  # RTPVoiceBackend may land after its entry
+        assert all(importlib.util.find_spec(m) for m in pkg._LAZY.values())
+
+
+def test_a_lazy_name_without_its_module_is_not_advertised():
+    import types
+
+    from voicecore._lazy import lazy_exports
+
+    fake = types.ModuleType("voicecore_fake_pkg")
+    sys.modules[fake.__name__] = fake
+    try:
+        fake.__getattr__, fake.__dir__ = lazy_exports(fake.__name__, {"Later": "voicecore.backends.not_yet"})
+        assert hasattr(fake, "Later") is False  # and it does not raise
+        assert "Later" not in dir(fake)
+        with pytest.raises(AttributeError, match=r"has no attribute 'Later': importing voicecore\.backends\.not_yet"):
+            fake.Later  # noqa: B018
+    finally:
+        del sys.modules[fake.__name__]
+
+
+def test_hasattr_never_raises_on_a_lazy_name():
+    code = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "voicecore._native.media.jitter":
+                    raise ImportError("simulated: extension not built")
+        sys.meta_path.insert(0, Block())
+        import voicecore
+        print(hasattr(voicecore, "JitterBuffer"), "JitterBuffer" in dir(voicecore))
+        try:
+            voicecore.JitterBuffer
+        except AttributeError as exc:
+            print(type(exc.__cause__).__name__, exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first == "False True"
+    assert second.startswith("ImportError module 'voicecore' has no attribute 'JitterBuffer': importing "
+                             "voicecore.media.jitter failed (")
+    assert "simulated: extension not built" in second
+
+
 # ---- VoiceSession
 
 
@@ -244,6 +328,31 @@ def test_audio_content():
         AudioContent(url="https://x", type="video")
     with pytest.raises(TypeError):
         AudioContent("https://x")  # keyword-only, like roomkit's pydantic model
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": 5}, "AudioContent.url must be a str starting with http://, https:// or data:, got int 5"),
+        ({"url": "https://x", "mime_type": None}, "AudioContent.mime_type must be a str, got NoneType None"),
+        ({"url": "https://x", "transcript": b"hi"}, "AudioContent.transcript must be a str, got bytes b'hi'"),
+        ({"url": "https://x", "duration_seconds": "long"},
+         "AudioContent.duration_seconds must be a number of seconds >= 0 or None, got str 'long'"),
+        ({"url": "https://x", "duration_seconds": [1]},
+         "AudioContent.duration_seconds must be a number of seconds >= 0 or None, got list [1]"),
+    ],
+)  # fmt: skip
+def test_audio_content_wrong_types(kwargs, message):
+    with pytest.raises(TypeError) as info:
+        AudioContent(**kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)  # roomkit's pydantic ValidationError is a ValueError
+
+
+def test_audio_content_duration_coerced_like_pydantic():
+    assert AudioContent(url="https://x", duration_seconds=2).duration_seconds == 2.0
+    assert type(AudioContent(url="https://x", duration_seconds=2).duration_seconds) is float
+    assert AudioContent(url="https://x", duration_seconds="1.5").duration_seconds == 1.5
 
 
 def test_callback_alias_shapes():

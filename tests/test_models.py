@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -37,10 +38,12 @@ def test_nothing_available_in_an_empty_cache(cache):
     for clip in models.SPEECH_CLIPS:
         assert models.speech_clip(clip) is None
         assert not models.available(clip)
-    with pytest.raises(ValueError, match="unknown speech clip 'nope'"):
+    with pytest.raises(ValueError, match=r"^voicecore\.models\.speech_clip: unknown speech clip 'nope'; known: "
+                                         r"beckett, two_cities, endgame_nagg_nell, clone-test$"):
         models.speech_clip("nope")
-    with pytest.raises(ValueError, match="unknown model 'nope'"):
-        models.fetch(["nope"], progress=lambda s: None)
+    with pytest.raises(ValueError, match=r"^voicecore\.models\.fetch: unknown model 'nope'; known: "
+                                         r"moonshine, piper-joe, silero-vad$"):
+        models.fetch(["moonshine", "nope"], progress=lambda s: None)
     assert not cache.exists() or not any(cache.iterdir())  # nothing downloaded for a bad name
 
 
@@ -83,7 +86,7 @@ def _fake_moonshine_wheel(path: Path) -> None:
 def test_fetch_prepares_and_is_idempotent(cache, monkeypatch):
     calls = []
 
-    def fake_download(wheel, into: Path) -> Path:
+    def fake_download(wheel, into: Path, on_bytes=None) -> Path:
         calls.append(wheel.requirement)
         into.mkdir(parents=True)
         whl = into / "moonshine_voice-0.1.0-py3-none-any.whl"
@@ -113,7 +116,7 @@ def test_fetch_prepares_and_is_idempotent(cache, monkeypatch):
 
 
 def test_fetch_failure_leaves_no_ready_model(cache, monkeypatch):
-    def broken(wheel, into: Path) -> Path:
+    def broken(wheel, into: Path, on_bytes=None) -> Path:
         raise RuntimeError("pip download moonshine-voice==0.1.0 failed (exit 1)")
 
     monkeypatch.setattr(models, "_pip_download", broken)
@@ -148,13 +151,100 @@ def test_prepare_piper_adds_metadata_and_tokens(tmp_path):
     assert (out / "tokens.txt").read_text().splitlines() == ["_ 0", "^ 1", "a 14"]
 
 
-def test_cli_path_and_bad_name(cache):
-    res = subprocess.run([sys.executable, "-m", "voicecore.models", "path"],
-                         capture_output=True, text=True, check=True)
-    assert res.stdout.strip() == str(cache)
-    res = subprocess.run([sys.executable, "-m", "voicecore.models", "fetch", "bogus"],
-                         capture_output=True, text=True)
-    assert res.returncode == 1 and "unknown model 'bogus'" in res.stderr
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run([sys.executable, "-m", "voicecore.models", *args], capture_output=True, text=True)
+    assert "Traceback" not in res.stdout + res.stderr
+    return res
+
+
+def test_cli_path_list_and_bad_name(cache):
+    res = _cli("path")
+    assert (res.returncode, res.stdout.strip()) == (0, str(cache))
+    res = _cli("path", "piper-joe")
+    assert (res.returncode, res.stdout.strip()) == (0, str(cache / "piper-joe"))
+    res = _cli("fetch", "bogus")
+    assert res.returncode == 2 and "unknown model 'bogus'" in res.stderr and len(res.stderr.splitlines()) == 1
+    res = _cli("list")
+    assert res.returncode == 0
+    assert f"cache: {cache}" in res.stdout
+    for name, wheel in models.MODELS.items():
+        assert re.search(rf"^  {name} +[\d.]+ MB  {wheel.licence} +no  ", res.stdout, flags=re.M), name
+    for clip in models.SPEECH_CLIPS:
+        assert f"  {clip} " in res.stdout
+    assert res.stdout.rstrip().endswith("models fetch moonshine piper-joe silero-vad")
+    assert not cache.exists() or not any(cache.iterdir())  # list and path create nothing
+
+
+def test_api_errors_name_the_function_and_argument(cache):
+    with pytest.raises(TypeError, match=r"^voicecore\.models\.fetch\(names\): expected a list of model names, "
+                                        r"got the str 'moonshine' \(write \['moonshine'\]\)$"):
+        models.fetch("moonshine")
+    with pytest.raises(TypeError, match=r"^voicecore\.models\.fetch\(names\): expected a list of model names "
+                                        r"or None, got int$"):
+        models.fetch(3)
+    with pytest.raises(TypeError, match=r"^voicecore\.models\.model_dir\(name\): expected a model name"):
+        models.model_dir(3)
+    with pytest.raises(ValueError, match=r"^voicecore\.models\.available: unknown model or speech clip 'x'"):
+        models.available("x")
+    assert models.available("beckett") is False
+
+
+def test_pip_download_pins_the_hash_and_reports_bytes(tmp_path, monkeypatch):
+    """The pip command line (hash-pinned requirement, private temp directory) and
+    the progress read from the growing download in that directory."""
+    wheel = models.MODELS["silero-vad"]
+    seen: dict[str, object] = {}
+
+    class FakePip:
+        def __init__(self, cmd, stdout, stderr, env):
+            seen["cmd"], seen["env"] = cmd, env
+            self.tmp = Path(env["TMPDIR"])
+            self.dest = Path(cmd[cmd.index("-d") + 1])
+            self.step = 0
+            self.returncode = None
+
+        def wait(self, timeout=None):
+            self.step += 1
+            if self.step <= 3:  # pip writes its download into its temp directory, in pieces
+                (self.tmp / "pip-unpack-x").mkdir(exist_ok=True)
+                (self.tmp / "pip-unpack-x" / "w.whl").write_bytes(bytes(self.step * 1_000_000))
+                raise subprocess.TimeoutExpired("pip", timeout)
+            (self.dest / "silero_vad-6.2.3-py3-none-any.whl").write_bytes(b"PK")
+            self.returncode = 0
+            return 0
+
+        def poll(self):
+            return self.returncode
+
+    monkeypatch.setattr(models.subprocess, "Popen", FakePip)
+    progress: list[tuple[int, int]] = []
+    whl = models._pip_download(wheel, tmp_path / "dl", lambda done, total: progress.append((done, total)))
+    assert whl.name == "silero_vad-6.2.3-py3-none-any.whl"
+    cmd = seen["cmd"]
+    assert cmd[1:4] == ["-m", "pip", "download"] and "--require-hashes" in cmd and "--no-deps" in cmd
+    req = Path(cmd[cmd.index("-r") + 1]).read_text()
+    assert req == f"silero-vad==6.2.3 --hash=sha256:{wheel.sha256}\n"
+    assert progress == [(1_000_000, wheel.size), (2_000_000, wheel.size), (3_000_000, wheel.size),
+                        (wheel.size, wheel.size)]  # fmt: skip
+
+
+def test_pip_download_failure_says_what_pip_said(tmp_path, monkeypatch):
+    class FailingPip:
+        def __init__(self, cmd, stdout, stderr, env):
+            stderr.write("WARNING: something harmless\nERROR: No matching distribution found\n")
+            stderr.flush()
+            self.returncode = 1
+
+        def wait(self, timeout=None):
+            return 1
+
+        def poll(self):
+            return 1
+
+    monkeypatch.setattr(models.subprocess, "Popen", FailingPip)
+    with pytest.raises(RuntimeError, match=r"(?s)^pip download silero-vad==6\.2\.3 failed \(exit 1\):\n"
+                                           r".*ERROR: No matching distribution found$"):
+        models._pip_download(models.MODELS["silero-vad"], tmp_path / "dl")
 
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("onnx") is None, reason="needs onnx")

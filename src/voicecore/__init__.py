@@ -5,6 +5,7 @@ The public names below are drop-in compatible with ``roomkit.voice`` (roomkit
 voicecore loads no native extension and no optional dependency.
 """
 
+from voicecore._lazy import lazy_exports
 from voicecore.audio_frame import AudioFrame
 from voicecore.backends.base import (
     AudioPlayedCallback,
@@ -120,7 +121,6 @@ _LAZY = {
     "G711Codec": "voicecore.media.codec",
     "Resampler": "voicecore.media.resample",
     "PolyphaseResamplerProvider": "voicecore.media.resample",
-    "resample": "voicecore.media.resample",
     "JitterBuffer": "voicecore.media.jitter",
     "JitterConfig": "voicecore.media.jitter",
     "SampleRing": "voicecore.media.ring",
@@ -134,14 +134,4 @@ _LAZY = {
     "SherpaOnnxTTSProvider": "voicecore.tts.sherpa_onnx",
 }
 # Not in __all__: ``from voicecore import *`` must not load native modules.
-
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'voicecore' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Flag, StrEnum, auto, unique
+from numbers import Real
 from typing import Any, Literal
 
+from voicecore._checks import RoomkitTypeError, type_name
 from voicecore._errors import VoiceSessionEndedError
 
 __all__ = [
@@ -345,7 +347,12 @@ class AudioContent:
         transcript: The spoken text, if known.
 
     Raises:
-        ValueError: ``url`` has another scheme, or ``duration_seconds`` < 0.
+        ValueError: ``url`` has another scheme, or ``duration_seconds`` < 0
+            (roomkit's messages).
+        TypeError: ``url``, ``mime_type`` or ``transcript`` is not a str, or
+            ``duration_seconds`` is not a number (numbers and numeric strings
+            become a float, as pydantic does in roomkit). Also a
+            ``ValueError``, as pydantic's ValidationError is in roomkit.
     """
 
     type: Literal["audio"] = "audio"
@@ -357,9 +364,31 @@ class AudioContent:
     def __post_init__(self) -> None:
         if self.type != "audio":
             raise ValueError(f"AudioContent.type must be 'audio', got {self.type!r}")
-        if not isinstance(self.url, str) or not self.url.startswith(_AUDIO_URL_PREFIXES):
+        if not isinstance(self.url, str):
+            raise RoomkitTypeError(
+                f"AudioContent.url must be a str starting with http://, https:// or data:, "
+                f"got {type_name(self.url)}"
+            )
+        if not self.url.startswith(_AUDIO_URL_PREFIXES):
             raise ValueError("URL must start with http://, https://, or data:")
-        if self.duration_seconds is not None and not self.duration_seconds >= 0.0:
+        for name in ("mime_type", "transcript"):
+            value = getattr(self, name)
+            if not isinstance(value, str) and not (value is None and name == "transcript"):
+                raise RoomkitTypeError(f"AudioContent.{name} must be a str, got {type_name(value)}")
+        duration = self.duration_seconds
+        if duration is not None:
+            # pydantic's lax float, as in roomkit: numbers, bools and numeric
+            # strings become a float; anything else is a type error.
+            try:
+                if not isinstance(duration, (Real, str)):
+                    raise TypeError
+                duration = self.duration_seconds = float(duration)
+            except (TypeError, ValueError):
+                raise RoomkitTypeError(
+                    f"AudioContent.duration_seconds must be a number of seconds >= 0 or None, "
+                    f"got {type_name(duration)}"
+                ) from None
+        if duration is not None and not duration >= 0.0:
             raise ValueError(
                 f"duration_seconds must be greater than or equal to 0, "
                 f"got {self.duration_seconds}"

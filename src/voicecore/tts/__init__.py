@@ -6,9 +6,7 @@ package needs no sherpa-onnx.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from voicecore._lazy import lazy_exports
 from voicecore.tts.base import TTSProvider
 from voicecore.tts.mock import MockTTSProvider
 
@@ -18,12 +16,4 @@ _LAZY = {
     "SherpaOnnxTTSConfig": "voicecore.tts.sherpa_onnx",
     "SherpaOnnxTTSProvider": "voicecore.tts.sherpa_onnx",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
