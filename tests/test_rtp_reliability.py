@@ -6,6 +6,7 @@ flight, and outbound pacing while the event loop is blocked."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import resource
@@ -146,6 +147,7 @@ async def test_flood_of_random_datagrams_leaves_the_call_intact(engine):
 
 # ---------------------------------------------------------------------------- case 25
 async def test_dead_peer_is_reported_and_released(engine):
+    gc.collect()
     fds0 = open_fds()
     b, s = await _backend(engine, ("127.0.0.1", 9), inactivity_timeout=0.4)   # nobody there
     gone = []
@@ -153,6 +155,7 @@ async def test_dead_peer_is_reported_and_released(engine):
     await asyncio.sleep(0.7)
     assert gone == [s]
     await b.disconnect(s)
+    gc.collect()
     assert open_fds() == fds0
     # RTP that stops mid-call
     peer = RawPeer()
@@ -219,6 +222,7 @@ async def test_connect_disconnect_churn_leaks_nothing(engine):
     for _ in range(50):
         s = await b.connect("r", "u", "v")
         await b.disconnect(s)
+    gc.collect()                     # earlier tests' garbage must not move the baseline
     fds0, threads0 = open_fds(), threading.active_count()
     tasks0 = len(asyncio.all_tasks())
     rss0 = _rss_kib()
@@ -232,6 +236,7 @@ async def test_connect_disconnect_churn_leaks_nothing(engine):
             await b.send_audio(s, tone(300, 0.04).tobytes())
         await b.disconnect(s)
     await asyncio.sleep(0.1)
+    gc.collect()
     assert open_fds() == fds0
     assert threading.active_count() == threads0
     assert len(asyncio.all_tasks()) == tasks0

@@ -65,8 +65,6 @@ STATIC_PAYLOADS = {0: "pcmu", 8: "pcma", 11: "l16"}
 #: Payload types known but not (yet) decodable here.
 UNSUPPORTED = {9: "G.722", 111: "Opus", 3: "GSM", 4: "G.723", 18: "G.729"}
 
-_FRAME_KINDS = ("audio", "concealed", "silence", "comfort_noise")
-_new = object.__new__
 
 
 def payload_codec(payload_type: int, codec: str | None = None) -> str:
@@ -245,7 +243,7 @@ class RTPVoiceBackend(VoiceBackend):
     # ------------------------------------------------------------------ helpers
     def _spawn(self, result: Any) -> None:
         """Run a coroutine returned by a user callback as a task (not dropped)."""
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -366,34 +364,11 @@ class RTPVoiceBackend(VoiceBackend):
             es.set_flags(played=True)
 
     def _make_sink(self, call: _Call) -> Any:
-        from voicecore._native.engine.engine import BATCH
+        from voicecore._native.engine.engine import BATCH, FrameSink
 
         if self._batch_callback is not None:
             return BATCH
-        session = call.session
-        rate = call.rate
-        ms = call.frame_ms
-        kinds = _FRAME_KINDS
-        frame_cls = AudioFrame
-        new = _new
-        backend = self
-
-        def sink(pcm: bytes, kind: int, frame_no: int) -> None:
-            cb = backend._audio_received_callback
-            if cb is None:
-                return
-            # The engine's frames are valid by construction (s16 mono, whole
-            # samples, a real rate): skip AudioFrame's validation.
-            frame = new(frame_cls)
-            frame.__dict__ = {
-                "data": pcm, "sample_rate": rate, "channels": 1, "sample_width": 2,
-                "timestamp_ms": frame_no * ms, "metadata": {"frame_kind": kinds[kind]},
-            }
-            r = cb(session, frame)
-            if r is not None:
-                backend._spawn(r)
-
-        return sink
+        return FrameSink(self, call.session, AudioFrame, call.rate, float(call.frame_ms), self._spawn)
 
     def _make_played(self, call: _Call) -> Callable[[bytes, int, bool], None]:
         session = call.session

@@ -148,56 +148,75 @@ cdef struct DtmfOut:
     int32_t volume
 
 cdef struct Sess:
+    # Field order is by access pattern: the first block is what every tick and
+    # every received packet touch (a few cache lines per session per tick);
+    # fields python writes while the thread runs sit in a block of their own
+    # so they do not bounce the thread's hot lines.
+    # ---- hot: thread, every tick / packet
     uint32_t idx
     uint32_t gen
     int32_t state
-    int32_t slot                 # sub-slot of the period (thread)
-    int32_t slot_pos             # position in that sub-slot's member list (thread)
-    uint32_t flags               # F_* (python writes via C_FLAGS; thread reads its copy)
     uint32_t tflags              # thread's copy of flags
-    # ---- sockets (python opens and closes; thread uses)
     int fd
     int rtcp_fd                  # -1: RTCP muxed on fd or off
+    PyObject* jb                 # JitterBuffer (python holds the reference)
+    PyObject* in_rs              # Resampler clock -> output rate, or NULL
+    int16_t* in_buf              # frame_in samples
+    int16_t* in_rs_buf           # frame_out + slack samples
+    int32_t frame_in             # samples per frame at the clock rate
+    int32_t queue                # index of the frame queue for frame_out
+    uint64_t frames_out          # frames produced (timestamp_ms = frames_out * frame_ms)
+    int64_t last_rx_ns
+    int64_t inactivity_ns        # 0 = off
+    vc_sring* out_ring
+    int32_t stage_n
+    bint have_media              # a packet was accepted by the jitter buffer
+    bint inactive
+    bint talking
+    bint need_marker
+    bint dt_active
+    int32_t dq_len
+    int64_t end_pos              # pending response end (ring position), -1 none
+    uint64_t ticks               # periods since the session's first tick (ts = ts_base + ticks * frame_in)
+    uint64_t p0                  # period index of the first tick
+    bint p0_set
     bint rtcp_on
-    sockaddr_storage remote
-    socklen_t remote_len
-    sockaddr_storage remote_rtcp
-    socklen_t remote_rtcp_len
+    int64_t next_rtcp_ns
+    vc_u64 seg_r                 # thread's read index of the mark ring
+    # ---- written by python while the thread runs
+    char _pad_py[64]
+    uint32_t flags               # F_* (python's copy; the thread gets it through C_FLAGS)
+    vc_u64 seg_w                 # python appends marks at seg_w (release)
+    vc_u64 end_w                 # python's count of responses closed (for is_playing)
     sockaddr_storage pending_remote        # python -> thread through C_SET_REMOTE
     socklen_t pending_remote_len
     sockaddr_storage pending_remote_rtcp
     socklen_t pending_remote_rtcp_len
-    # latching (thread)
+    char _pad_py2[64]
+    # ---- thread: addresses
+    sockaddr_storage remote
+    socklen_t remote_len
+    sockaddr_storage remote_rtcp
+    socklen_t remote_rtcp_len
+    int32_t slot                 # sub-slot of the period
+    int32_t slot_pos             # position in that sub-slot's member list
+    # latching
     sockaddr_storage cand
     socklen_t cand_len
     int32_t cand_count
     uint16_t cand_seq
     int64_t cand_first_ns
-    # ---- inbound (thread)
-    PyObject* jb                 # JitterBuffer (python holds the reference)
-    PyObject* in_rs              # Resampler clock -> output rate, or NULL
+    # ---- inbound configuration
     int32_t clock_rate
-    int32_t frame_in             # samples per frame at the clock rate
     int32_t out_rate
     int32_t frame_out            # nominal samples per delivered frame
-    int32_t queue                # index of the frame queue for frame_out
-    int16_t* in_buf              # frame_in samples
-    int16_t* in_rs_buf           # frame_out + slack samples
-    bint have_media              # a packet was accepted by the jitter buffer
-    int64_t start_ns             # session start (EV_READY) for timestamps
-    uint64_t frames_out          # frames produced (timestamp_ms = frames_out * frame_ms)
-    int64_t last_rx_ns
-    int64_t inactivity_ns        # 0 = off
-    bint inactive
-    # ---- outbound (python writes the ring; thread reads everything else)
-    vc_sring* out_ring
-    Seg seg[N_SEG]               # python appends at seg_w (release), thread consumes at seg_r
-    vc_u64 seg_w
-    vc_u64 seg_r
+    int64_t start_ns             # session start (EV_READY)
+    # ---- outbound (python writes the ring and the marks; the thread the rest)
+    Seg seg[N_SEG]               # mark ring (rate switches, response ends)
+    vc_u64 end_done              # thread's count of responses finished
     int32_t cur_rate
     PyObject* cur_rs
     int16_t* stage               # clock-rate samples waiting to be sent
-    int32_t stage_n
     int16_t* tmp                 # source-rate scratch
     int32_t tmp_cap
     int32_t codec                # OC_*
@@ -206,22 +225,12 @@ cdef struct Sess:
     uint32_t ssrc
     uint16_t seq
     uint32_t ts_base             # RTP timestamp of tick 0
-    uint64_t ticks               # periods since the session's first tick (ts = ts_base + ticks * frame_in)
-    uint64_t p0                  # period index of the first tick
-    bint p0_set
-    bint talking
-    bint need_marker
-    int64_t end_pos              # pending response end (ring position), -1 none
     int64_t end_token
-    vc_u64 end_w                 # python's count of C_END issued (for is_playing)
-    vc_u64 end_done              # thread's count of responses finished
     uint64_t resp_samples        # samples sent in the current response
     uint8_t* pkt                 # outbound packet buffer (12 + payload)
-    # DTMF out (thread)
+    # DTMF out
     DtmfOut dq[N_DTMF_OUT]
     int32_t dq_head
-    int32_t dq_len
-    bint dt_active
     int32_t dt_code
     int32_t dt_volume
     uint32_t dt_ts
@@ -230,9 +239,8 @@ cdef struct Sess:
     int32_t dt_end_sent
     # AEC reference (thread writes, any consumer reads per the ring's rules)
     vc_aec* aec
-    # RTCP (thread)
+    # RTCP
     double rtcp_interval_s       # 0 = off
-    int64_t next_rtcp_ns
     uint32_t rr_lsr              # middle 32 bits of the peer's last SR NTP time
     int64_t rr_lsr_arrival_ns
     uint64_t rtp_packets_at_rtcp

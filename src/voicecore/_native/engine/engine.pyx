@@ -131,7 +131,7 @@ cdef extern from "<unistd.h>" nogil:
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_MONOTONIC
 
-__all__ = ["BATCH", "Engine", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
+__all__ = ["BATCH", "Engine", "FrameSink", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
            "FLAG_DELIVER_EARLY", "FLAG_MUTED"]
 
 #: Outbound payload formats by name.
@@ -221,6 +221,47 @@ cdef dict _hist_dict(const Hist* h, double scale):
     if p50 > h.max * scale:
         p50 = h.max * scale
     return {"count": n, "p50": p50, "p99": p99, "max": h.max * scale, "mean": h.sum * scale / n}
+
+
+@cython.final
+cdef class FrameSink:
+    """Fast per-frame delivery for a backend: :meth:`Engine.drain` builds the
+    AudioFrame itself (``frame_cls`` with ``data``, ``sample_rate``,
+    ``channels`` 1, ``sample_width`` 2, ``timestamp_ms`` and ``metadata``
+    ``{"frame_kind": ...}``, without re-running its validation: the engine's
+    frames are valid by construction) and calls
+    ``owner._audio_received_callback(session, frame)``; a result that is not
+    None goes to ``spawn`` (the backend runs awaitables as tasks)."""
+    cdef readonly object owner
+    cdef readonly object session
+    cdef readonly object frame_cls
+    cdef readonly object spawn
+    cdef readonly int sample_rate
+    cdef readonly double frame_ms
+
+    def __cinit__(self, owner, session, frame_cls, int sample_rate, double frame_ms, spawn):
+        self.owner = owner
+        self.session = session
+        self.frame_cls = frame_cls
+        self.sample_rate = sample_rate
+        self.frame_ms = frame_ms
+        self.spawn = spawn
+
+    cdef inline void deliver(self, bytes pcm, int kind, uint64_t frame_no) except *:
+        cb = self.owner._audio_received_callback
+        if cb is None:
+            return
+        frame = _object_new(self.frame_cls)
+        frame.__dict__ = {"data": pcm, "sample_rate": self.sample_rate, "channels": 1,
+                          "sample_width": 2, "timestamp_ms": frame_no * self.frame_ms,
+                          "metadata": {"frame_kind": _KIND_NAMES[kind & 3]}}
+        r = cb(self.session, frame)
+        if r is not None:
+            self.spawn(r)
+
+
+cdef object _object_new = object.__new__
+cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
 
 
 @cython.final
@@ -799,6 +840,9 @@ cdef class Engine:
                         bn[nb] = meta.timestamp
                         bl[nb] = n
                         nb += 1
+                    elif type(sink) is FrameSink:
+                        (<FrameSink>sink).deliver(PyBytes_FromStringAndSize(<char*>self._buf, 2 * n),
+                                                  meta.flags & 0xFF, meta.timestamp)
                     elif sink is not None:
                         sink(PyBytes_FromStringAndSize(<char*>self._buf, 2 * n), meta.flags & 0xFF,
                              meta.timestamp)

@@ -55,6 +55,9 @@ cdef extern from "vc_io.h" nogil:
     int vc_efd_signal(int fd)
     uint64_t vc_efd_drain(int fd)
 
+cdef extern from *:
+    void _prefetch "__builtin_prefetch" (const void* p) nogil
+
 cdef extern from "<sys/epoll.h>" nogil:
     ctypedef union epoll_data_t:
         void* ptr
@@ -329,6 +332,9 @@ cdef void _ticks(Core* c, int64_t now) noexcept nogil:
         n = c.nmembers[k]
         for j in range(n):
             s = c.table[m[j]]
+            if j + 1 < n:                  # the next session's state, while this one works
+                _prefetch(c.table[m[j + 1]])
+                _prefetch(c.table[m[j + 1]].jb)
             session_tick(c, s, deadline, now, t // <uint64_t>c.nslots)
         c.tick_no = t + 1
         c.st.ticks += 1

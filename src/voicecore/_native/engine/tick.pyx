@@ -278,12 +278,21 @@ cdef bint _dtmf_tick(Core* c, Sess* s, uint32_t ts, int64_t deadline) noexcept n
     return True
 
 
+cdef inline bint _idle(Sess* s) noexcept nogil:
+    """Nothing queued, nothing in flight: the common case of a listening call."""
+    cdef vc_sring* r = s.out_ring
+    return (not s.talking and s.stage_n == 0 and s.end_pos < 0 and not s.dt_active and s.dq_len == 0
+            and vc_load_acquire(&r.write_pos) == vc_load_relaxed(&r.read_pos)
+            and vc_load_acquire(&s.seg_w) == vc_load_relaxed(&s.seg_r))
+
+
 cdef inline void _outbound(Core* c, Sess* s, int64_t deadline, int64_t now) noexcept nogil:
     cdef int32_t F = s.frame_in
-    cdef uint32_t ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>F)
+    cdef uint32_t ts
     cdef bint last
-    if s.out_ring == NULL:
+    if s.out_ring == NULL or _idle(s):
         return
+    ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>F)
     if (s.dt_active or s.dq_len) and _dtmf_tick(c, s, ts, deadline):
         return
     _fill(c, s)
