@@ -7,6 +7,8 @@ import sysconfig
 import warnings
 
 MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring", "providers.sherpa"]
+if sys.platform.startswith("linux"):
+    MODULES += ["engine.rtcp", "engine.tick", "engine.io", "engine.engine"]
 
 for name in MODULES:
     importlib.import_module(f"voicecore._native.{name}")

@@ -372,7 +372,8 @@ cdef class Engine:
         if c.table != NULL:
             for i in range(c.max_sessions):
                 if c.table[i] != NULL:
-                    self._free_sess(i)
+                    _free_c(c.table[i])
+                    c.table[i] = NULL
         for i in range(c.nfq):
             fq_free(c.fq[i])
         fq_free(c.played)
@@ -422,11 +423,16 @@ cdef class Engine:
             core_join(c)
 
     def stop(self) -> None:
-        """Stop and join the I/O thread. Sessions still present are freed with
-        the engine; their sockets belong to the caller."""
+        """Stop and join the I/O thread, then release the sessions still
+        present (their jitter buffers return to Python; their sockets belong
+        to the caller)."""
+        cdef int i
         if self._started and not self._stopped:
             self._stop_thread()
         self._stopped = True
+        for i in range(self.max_sessions):
+            if self.c.table[i] != NULL:
+                self._free_sess(i)
 
     @property
     def running(self) -> bool:
@@ -625,14 +631,7 @@ cdef class Engine:
         if s == NULL:
             return
         self.c.table[idx] = NULL
-        sring_free(s.out_ring)
-        aec_free(s.aec)
-        free(s.in_buf)
-        free(s.in_rs_buf)
-        free(s.stage)
-        free(s.tmp)
-        free(s.pkt)
-        free(s)
+        _free_c(s)
         objs = self._objs[idx]
         if objs is not None and objs[0] is not None:
             (<JitterBuffer>objs[0]).engine_release()
@@ -926,6 +925,18 @@ cdef class Engine:
         d["period_ms"] = self.period_ms
         d["subslots"] = self.subslots
         return d
+
+
+cdef void _free_c(Sess* s) noexcept nogil:
+    """Free a session's C memory (its Python objects are the caller's)."""
+    sring_free(s.out_ring)
+    aec_free(s.aec)
+    free(s.in_buf)
+    free(s.in_rs_buf)
+    free(s.stage)
+    free(s.tmp)
+    free(s.pkt)
+    free(s)
 
 
 cdef uint32_t _gen_counter = 1
