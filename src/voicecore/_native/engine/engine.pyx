@@ -910,9 +910,11 @@ cdef class Engine:
             d.update((<JitterBuffer>s.jb).engine_stats())
         return d
 
-    def stats(self) -> dict:
+    def stats(self, bint reset=False) -> dict:
         """Engine counters and the tick lateness / work time and outbound
-        send-lateness distributions (ms: count, p50, p99, max, mean)."""
+        send-lateness distributions (ms: count, p50, p99, max, mean).
+        ``reset``: start the distributions afresh after reading them (the
+        counters keep counting)."""
         cdef Core* c = self.c
         cdef uint64_t* v = <uint64_t*>&c.st
         cdef dict d = {}
@@ -924,6 +926,10 @@ cdef class Engine:
         d["send_lateness_ms"] = _hist_dict(&c.send_late, 1e-6)
         d["period_ms"] = self.period_ms
         d["subslots"] = self.subslots
+        if reset:
+            memset(&c.lateness, 0, sizeof(Hist))
+            memset(&c.work, 0, sizeof(Hist))
+            memset(&c.send_late, 0, sizeof(Hist))
         return d
 
 
