@@ -384,3 +384,121 @@ async def test_latching_moves_only_after_four_sequential_packets(engine, peer):
     finally:
         other.close()
         await b.close()
+
+
+# ---------------------------------------------------------------------------- more of the API
+async def test_ipv6_loopback_both_ways(engine):
+    import socket
+
+    try:
+        peer = RawPeer("::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        from voicecore.backends.rtp import RTPVoiceBackend
+
+        b = RTPVoiceBackend(local_addr=("::1", 0), remote_addr=peer.addr, engine=engine)
+        s = await b.connect("r", "p", "c")
+        frames = []
+        b.on_audio_received(lambda sess, f: frames.append(f))
+        assert s.metadata["local_addr"][0] == "::1"
+        await _send_paced(peer, tuple(s.metadata["local_addr"]), _ulaw_packets(tone(500, 0.3)))
+        await b.send_audio(s, tone(300, 0.2).tobytes())
+        await b.wait_playback(s)
+        await asyncio.sleep(0.2)
+        assert len(peer.rtp(0)) == 10
+        assert sum(f.metadata["frame_kind"] == "audio" for f in frames) >= 14
+        assert b._calls[s.id].es.rtp_socket.family == socket.AF_INET6
+        await b.close()
+    finally:
+        peer.close()
+
+
+async def test_port_allocator_and_port_range(engine, peer):
+    from aiortp.port_allocator import PortAllocator
+
+    from voicecore.backends.rtp import RTPVoiceBackend
+
+    alloc = PortAllocator((41000, 41100))
+    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine, port_allocator=alloc)
+    s1 = await b.connect("r", "a", "c")
+    s2 = await b.connect("r", "b", "c")
+    p1, p2 = s1.metadata["local_addr"][1], s2.metadata["local_addr"][1]
+    assert p1 % 2 == 0 and p2 % 2 == 0 and 41000 <= min(p1, p2) and p1 != p2
+    await b.disconnect(s1)
+    await asyncio.sleep(0.05)
+    assert p1 not in alloc._allocated                   # given back on disconnect
+    await b.close()
+    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine,
+                        port_range=(42000, 42100))
+    s = await b.connect("r", "a", "c")
+    port = s.metadata["local_addr"][1]
+    assert port % 2 == 0 and 42000 <= port < 42100
+    assert b._calls[s.id].es.rtcp_socket.getsockname()[1] == port + 1
+    await b.close()
+
+
+async def test_send_audio_sync_and_end_of_response(engine, peer):
+    b, s = await _backend(engine, peer)
+    x = tone(500, 0.4, rate=16000)
+    for i in range(0, len(x), 320):                     # 20 ms chunks from a bridge, at 16 kHz
+        b.send_audio_sync(s, AudioChunk(x[i:i + 320].tobytes(), sample_rate=16000))
+    b.end_of_response(s)
+    assert b.is_playing(s)
+    assert await b.wait_playback(s)
+    assert not b.is_playing(s)
+    await asyncio.sleep(0.05)
+    assert len(peer.rtp(0)) in (20, 21)
+    await b.close()
+
+
+async def test_muted_input_is_silence_and_gated_input_is_not_delivered(engine, peer):
+    b, s = await _backend(engine, peer)
+    frames = []
+    b.on_audio_received(lambda sess, f: frames.append(f))
+    dest = tuple(s.metadata["local_addr"])
+    b.set_input_muted(s, True)
+    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3)))
+    await asyncio.sleep(0.1)
+    n_muted = len(frames)
+    assert n_muted >= 15 and all(not any(f.data) for f in frames)
+    b.set_input_muted(s, False)
+    b.set_input_gated(s, True)
+    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3), seq0=200, ts0=50000))
+    await asyncio.sleep(0.1)
+    assert len(frames) == n_muted
+    b.set_input_gated(s, False)
+    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3), seq0=300, ts0=100000))
+    await asyncio.sleep(0.15)
+    await b.close()
+    assert any(any(f.data) for f in frames[n_muted:])
+
+
+async def test_batch_api_hands_all_sessions_frames_as_one_array(engine):
+    from voicecore.backends.rtp import RTPVoiceBackend
+
+    peers = [RawPeer() for _ in range(8)]          # 2 per sub-slot (4 sub-slots of 5 ms)
+    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), engine=engine)
+    batches = []
+    b.on_audio_batch(batches.append)
+    sessions = [await b.connect("r", f"p{i}", "c", metadata={"remote_addr": p.addr}) for i, p in enumerate(peers)]
+    pk = _ulaw_packets(tone(400, 0.5))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for i, pkt in enumerate(pk):
+        await asyncio.sleep(max(0.0, t0 + 0.02 * i - loop.time()))
+        for p, s in zip(peers, sessions):
+            p.send(pkt, tuple(s.metadata["local_addr"]))
+    await asyncio.sleep(0.3)
+    await b.close()
+    for p in peers:
+        p.close()
+    assert batches
+    assert all(bt.frames.shape[1] == 160 and bt.frames.dtype == np.int16 for bt in batches)
+    assert all(len(bt.sessions) == len(bt.frames) == len(bt.kinds) for bt in batches)
+    per = {s.id: 0 for s in sessions}
+    for bt in batches:
+        for sess, k in zip(bt.sessions, bt.kinds.tolist()):
+            per[sess.id] += k == 0
+    assert all(v >= 24 for v in per.values()), per
+    assert max(len(bt.sessions) for bt in batches) >= 2          # the frames of a sub-slot's calls together

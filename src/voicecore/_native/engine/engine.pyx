@@ -520,7 +520,7 @@ cdef class Engine:
             raise ValueError("Engine.add_session: out_rate differs from the clock rate: pass in_resampler")
         else:
             out_rate = clock
-        frame_out = out_rate * self.period_ms // 1000 + 8
+        frame_out = (out_rate * self.period_ms + 999) // 1000      # a fractional count rounds up
         if frame_out > MAX_FRAME:
             raise ValueError(f"Engine.add_session: output frames of {frame_out} samples exceed {MAX_FRAME}")
         q = self._queue_for(frame_out)
