@@ -502,3 +502,50 @@ async def test_batch_api_hands_all_sessions_frames_as_one_array(engine):
             per[sess.id] += k == 0
     assert all(v >= 24 for v in per.values()), per
     assert max(len(bt.sessions) for bt in batches) >= 2          # the frames of a sub-slot's calls together
+
+
+async def test_round_trip_time_from_the_peers_receiver_report(engine):
+    """RFC 3550 6.4.1: RTT = arrival - LSR - DLSR, from our SR echoed in the
+    peer's RR (the peer holds it 50 ms and says so in DLSR)."""
+    from voicecore._native.engine import rtcp
+
+    rtp_peer, rtcp_peer = RawPeer.pair()
+    try:
+        b, s = await _backend(engine, rtp_peer, rtcp_interval=0.2)
+        es = b._calls[s.id].es
+        await b.send_audio(s, tone(300, 1.0).tobytes())       # so that we send SRs
+        deadline = time.monotonic() + 2
+        sr = None
+        while time.monotonic() < deadline and sr is None:
+            await asyncio.sleep(0.05)
+            for p in rtcp_peer.packets:
+                r = rtcp.parse(p.data)
+                if "sr_ssrc" in r:
+                    sr, t_sr = r, p.t_ns
+        assert sr is not None
+        await asyncio.sleep(0.05)                              # the peer holds the SR a while ...
+        held = (time.time_ns() - t_sr) / 1e9
+        rr = rtcp.build(ssrc=0x5151, block={"ssrc": sr["sr_ssrc"], "fraction_lost": 64,
+                                            "cumulative_lost": 7, "ext_highest_seq": 99, "jitter": 80,
+                                            "lsr": sr["sr_lsr"], "dlsr": int(held * 65536)})
+        rtcp_peer.send(rr, (es.local_addr[0], es.rtcp_socket.getsockname()[1]))
+        await asyncio.sleep(0.1)
+        st = b.session_stats(s)
+        await b.close()
+        assert st["peer_fraction_lost"] == 0.25 and st["peer_cumulative_lost"] == 7
+        assert st["peer_jitter_ms"] == 10.0
+        assert st["rtt_ms"] is not None and 0.0 <= st["rtt_ms"] < 10.0   # ... and says so: RTT ~ loopback
+    finally:
+        rtp_peer.close()
+        rtcp_peer.close()
+
+
+async def test_session_statistics_carry_the_reliability_names(engine, peer):
+    b, s = await _backend(engine, peer)
+    st = b.session_stats(s)
+    await b.close()
+    names = """received duplicates late lost discarded malformed oversize unknown_pt foreign_source
+    foreign_ssrc consumer_overflow concealed_samples concealment_events current_delay_ms
+    target_delay_ms jitter_ms ssrc_switches sequence_restarts reordered dtmf_digits cn_frames
+    pacer_underruns pacer_max_behind_ms""".split()
+    assert [n for n in names if n not in st] == []
