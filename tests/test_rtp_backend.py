@@ -549,3 +549,29 @@ async def test_session_statistics_carry_the_reliability_names(engine, peer):
     target_delay_ms jitter_ms ssrc_switches sequence_restarts reordered dtmf_digits cn_frames
     pacer_underruns pacer_max_behind_ms""".split()
     assert [n for n in names if n not in st] == []
+
+
+def test_the_default_engine_thread_ends_with_its_loop():
+    """A backend without an explicit engine uses its loop's default engine;
+    the engine's thread ends when the loop is gone (no thread per asyncio.run)."""
+    import gc
+    import os
+
+    from voicecore.backends.rtp import RTPVoiceBackend
+
+    async def call():
+        b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", 9))
+        s = await b.connect("r", "p", "c")
+        await b.close()
+        return s
+
+    def native_threads():
+        return len(os.listdir("/proc/self/task"))
+
+    asyncio.run(call())
+    gc.collect()
+    n0 = native_threads()
+    for _ in range(10):
+        asyncio.run(call())
+        gc.collect()
+    assert native_threads() <= n0

@@ -84,7 +84,8 @@ class AudioEngine:
             )
         self.period_ms = period_ms
         self._max_frames = max_frames_per_wakeup
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # weak: a default engine lives in a WeakKeyDictionary keyed by its loop
+        self._loop_ref: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._sessions: dict[int, EngineSession] = {}
         self._played_listeners = 0
         self._batch_listeners: list[Any] = []
@@ -95,18 +96,18 @@ class AudioEngine:
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the engine delivers to (set by :meth:`start`)."""
-        return self._loop
+        return self._loop_ref() if self._loop_ref is not None else None
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start the I/O thread and attach to *loop* (default: the running loop)."""
         if self._closed:
             raise RuntimeError("AudioEngine.start: the engine is closed")
-        if self._loop is not None:
+        if self._loop_ref is not None:
             return
         loop = loop or asyncio.get_running_loop()
         self.native.start()
         loop.add_reader(self.native.fileno(), self._on_readable)
-        self._loop = loop
+        self._loop_ref = weakref.ref(loop)
 
     async def aclose(self) -> None:
         """Close every session (RTCP BYE), then stop the thread."""
@@ -119,8 +120,9 @@ class AudioEngine:
         if self._closed:
             return
         self._closed = True
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self.native.fileno())
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.native.fileno())
         self.native.stop()
         for sess in list(self._sessions.values()):
             sess._released()
@@ -134,7 +136,7 @@ class AudioEngine:
     async def open_session(self, **kwargs: Any) -> EngineSession:
         """Open a session (see :class:`EngineSession` for the arguments) and
         wait until its socket is live in the engine."""
-        if self._loop is None:
+        if self._loop_ref is None:
             self.start()
         sess = EngineSession(self, **kwargs)
         self._sessions[sess.index] = sess
@@ -223,4 +225,6 @@ def get_engine(loop: asyncio.AbstractEventLoop | None = None) -> AudioEngine:
         eng = AudioEngine()
         eng.start(loop)
         _defaults[loop] = eng
+        # the thread ends with its loop (asyncio.run() in a loop of tests, say)
+        weakref.finalize(loop, eng.native.stop)
     return eng
