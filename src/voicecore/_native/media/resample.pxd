@@ -10,7 +10,7 @@
 # Nothing here allocates or raises. One object is one stream: do not share it
 # between threads without a lock.
 from libc.stdint cimport int16_t, int64_t
-from voicecore._native.media.ring cimport vc_u64
+from voicecore._native.atomic cimport vc_u64
 
 cdef extern from "resample_kernel.h":
     ctypedef struct rs_filter:

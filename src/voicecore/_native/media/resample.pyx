@@ -19,7 +19,7 @@ CPU has it, otherwise SSE/NEON, with the GIL released.
 """
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uint64_t, uintptr_t
-from voicecore._native.media.ring cimport vc_init, vc_cas_acq_rel, vc_store_release
+from voicecore._native.atomic cimport vc_init, vc_cas_acq_rel, vc_store_release
 from libc.string cimport memcpy, memmove, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING

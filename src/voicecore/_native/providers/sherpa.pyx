@@ -24,7 +24,7 @@ RuntimeError instead of corrupting the stream).
 """
 cimport cython
 from libc.stdint cimport int16_t, int32_t, uint64_t
-from voicecore._native.media.ring cimport vc_u64, vc_init, vc_cas_acq_rel, vc_store_release
+from voicecore._native.atomic cimport vc_u64, vc_init, vc_cas_acq_rel, vc_store_release
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
