@@ -46,7 +46,7 @@ FLAG_SILENCE: int = _ring.FLAG_SILENCE
 FLAG_DISCONTINUITY: int = _ring.FLAG_DISCONTINUITY
 #: The frame holds fewer valid samples than ``frame_samples``: the count is in
 #: bits 16-31 of the flags (see :class:`PlaybackReference`).
-FLAG_PARTIAL: int = 8
+FLAG_PARTIAL: int = _ring.FLAG_PARTIAL
 
 __all__ = [
     "FLAG_DISCONTINUITY",
