@@ -4,8 +4,9 @@ Groups (read ``min``/median; ratios are within one run):
 
 - ``sherpa-convert-20ms``: s16le -> float32 of one 20 ms chunk at 16 kHz
   (320 samples): roomkit's ``_pcm_s16le_to_float32`` (a list of floats) vs
-  voicecore's native conversion into a preallocated float32 buffer (the same
-  code ``OnlineStream.accept_pcm16`` runs). numpy shown for context.
+  voicecore's native conversion into a preallocated float32 buffer
+  (``voicecore.pcm``, the kernel ``OnlineStream.accept_pcm16`` runs). numpy
+  shown for context.
 - ``sherpa-audio-in-20ms``: the whole hand-off of a 20 ms chunk to a sherpa-onnx
   online stream, sherpa-onnx's own feature extraction included: roomkit's
   list + Python ``accept_waveform`` vs voicecore's ``accept_pcm16``.
@@ -36,7 +37,7 @@ import wave
 import numpy as np
 import pytest
 
-from voicecore import models
+from voicecore import models, pcm
 
 HAVE_SHERPA = importlib.util.find_spec("sherpa_onnx") is not None
 HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
@@ -81,7 +82,7 @@ def test_convert_20ms(benchmark, impl, native):
     ref = np.frombuffer(CHUNK, "<i2").astype(np.float32) / 32768
     if impl == "voicecore":
         buf = np.empty(len(CHUNK) // 2, np.float32)
-        out = benchmark(native.s16le_to_f32, CHUNK, buf)
+        out = benchmark(pcm.s16le_to_float32, CHUNK, buf)
     elif impl == "roomkit":
         out = benchmark(_pcm_s16le_to_float32, CHUNK)
     else:
@@ -123,7 +124,7 @@ def test_tts_f32_to_s16_1s(benchmark, impl, native):
 
     x = (0.6 * np.sin(2 * np.pi * 200 * np.arange(22050) / 22050)).astype(np.float32)
     if impl == "voicecore":
-        out = benchmark(native.f32_to_s16le, x)
+        out = benchmark(pcm.float32_to_s16le, x)
     else:
         out = benchmark(_float32_to_pcm_s16le, x)
     # roomkit truncates x * 32767, voicecore rounds x * 32768: within 1 LSB + scale.
@@ -177,7 +178,9 @@ def _engine(impl: str, native):
     """One loaded TTS engine per implementation for the whole module."""
     if impl not in _engines:
         if impl == "voicecore":
-            _engines[impl] = native.OfflineTts(**models.piper_joe_paths(), num_threads=2)
+            from voicecore._native.providers import sherpa_tts
+
+            _engines[impl] = sherpa_tts.OfflineTts(**models.piper_joe_paths(), num_threads=2)
         else:
             import sherpa_onnx
 
