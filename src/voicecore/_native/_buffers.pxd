@@ -96,7 +96,7 @@ cdef inline int get_input(object obj, Buf* b, int accept, const char* what,
 
 
 cdef inline int get_output_fmt(object obj, Buf* b, Py_ssize_t nbytes, int accept, const char* what,
-                               const char* arg=b"out") except -1:
+                               const char* arg=b"out=") except -1:
     """Writable C-contiguous bytes of ``out``, at least ``nbytes`` long, whose
     element type is one of ``accept`` (BufKind bits): a float32 array cannot
     receive s16 samples. TypeError for a wrong or read-only type, ValueError
@@ -128,7 +128,7 @@ cdef inline int get_output_fmt(object obj, Buf* b, Py_ssize_t nbytes, int accept
 
 
 cdef inline int get_s16_output(object obj, Buf* b, Py_ssize_t min_samples, const char* what,
-                               const char* arg=b"out") except -1:
+                               const char* arg=b"out=") except -1:
     """``get_output_fmt`` for s16 samples (an int16 array or a bytes-like
     buffer with an even byte count), at least ``min_samples`` long."""
     get_output_fmt(obj, b, 2 * min_samples, KIND_BYTES | KIND_S16, what, arg)

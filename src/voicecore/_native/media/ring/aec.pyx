@@ -279,7 +279,7 @@ cdef int _get_out(vc_aec* a, object out, Buf* v, const char* what) except -1:
     if <uint64_t>(v.len >> 1) > a.capacity:
         n = v.len >> 1
         release(v)
-        raise ValueError(f"{(<bytes>what).decode()}: out holds {n} samples, more than the "
+        raise ValueError(f"{(<bytes>what).decode()}: out= holds {n} samples, more than the "
                          f"capacity {a.capacity}")
     return 0
 

@@ -292,7 +292,7 @@ cdef class FrameQueue:
         if v.len != <Py_ssize_t>(self.queue.frame_samples * 2):
             n = v.len
             release(&v)
-            raise ValueError(f"FrameQueue.pop_into: out must hold exactly {self.queue.frame_samples} "
+            raise ValueError(f"FrameQueue.pop_into: out= must hold exactly {self.queue.frame_samples} "
                              f"samples, got {n} bytes")
         got = fq_pop(self.queue, <int16_t*>v.buf, &m)
         release(&v)
