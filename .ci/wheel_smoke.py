@@ -6,7 +6,8 @@ import sys
 import sysconfig
 import warnings
 
-MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring", "providers.sherpa"]
+MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring.sample", "media.ring.aec",
+           "media.ring.frames", "providers._sherpa_lib", "providers.sherpa", "providers.sherpa_tts"]
 
 for name in MODULES:
     importlib.import_module(f"voicecore._native.{name}")

@@ -4,7 +4,7 @@ loading, speech recognition)."""
 from collections.abc import Iterable
 from typing import final
 
-from typing_extensions import Buffer
+from typing_extensions import Buffer, disjoint_base
 
 from voicecore._native.providers._sherpa_lib import (
     SUPPORTED_SERIES as SUPPORTED_SERIES,
@@ -20,6 +20,7 @@ __all__ = [
     "is_loaded", "library_path", "load", "version",
 ]
 
+@disjoint_base
 class _Stream:
     def accept_float32(self, samples: Buffer, sample_rate: int) -> None: ...
     @property
