@@ -158,6 +158,59 @@ async def test_asyncio_reader_delivers_every_frame_with_few_wakeups(R):
     q.close()
 
 
+@impls
+async def test_reader_bounds_the_work_per_wakeup_and_loses_nothing(R):
+    """1,000 frames queued at once: each loop callback delivers at most
+    max_frames of them, other loop callbacks run between the batches (the
+    loop is not starved), and every frame arrives once, in order (nothing
+    lost), the last batch re-arming the wake-up."""
+    q = R.FrameQueue(1024, F)
+    got: list[int] = []
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    progress_seen_by_others: list[int] = []
+
+    def on_frame(data: bytes, session: int, ts: int, flags: int) -> None:
+        got.append(ts)
+        if ts == 999:
+            done.set()
+
+    reader = FrameQueueReader(q, on_frame, max_frames=50)
+    for k in range(1000):
+        q.push(frame(k % 7), timestamp=k)
+
+    def other_work() -> None:  # another loop callback, rescheduling itself
+        progress_seen_by_others.append(len(got))
+        if not done.is_set():
+            loop.call_soon(other_work)
+
+    reader.start()
+    loop.call_soon(other_work)
+    await asyncio.wait_for(done.wait(), 5)
+    assert got == list(range(1000))
+    assert reader.frames_delivered == 1000
+    # 20 batches of 50: some started by the fd, the rest by follow-ups (never all at once)
+    assert reader.continuations >= 1 and reader.wakeups_handled + reader.continuations >= 1000 // 50
+    # other work ran while the backlog was being delivered, between batches
+    partial = [n for n in progress_seen_by_others if 0 < n < 1000]
+    assert len(partial) >= 10, progress_seen_by_others[:30]
+    assert all(n % 50 == 0 for n in partial)  # batches of at most max_frames
+    # the drain ended by finding the queue empty: the wake-up is armed again
+    q.push(frame(0), timestamp=1000)
+    await asyncio.sleep(0.05)
+    assert got[-1] == 1000
+    reader.stop()
+    q.close()
+
+
+def test_reader_max_frames_is_checked():
+    q = native.FrameQueue(4, F, wakeup=False)
+    with pytest.raises(ValueError, match="FrameQueueReader: max_frames must be >= 1, got 0"):
+        FrameQueueReader(q, print, max_frames=0)
+    with pytest.raises(TypeError, match="max_frames must be an int"):
+        FrameQueueReader(q, print, max_frames=2.5)
+
+
 def test_native_matches_reference_random_ops():
     rng = random.Random(5)
     a = native.FrameQueue(8, F)
