@@ -1,5 +1,5 @@
 """The rings' engine seam (ring.pxd), proved from a test-only Cython module
-(tests/native/probe_ring.pyx) compiled against the installed .pxd files: the
+(tests/native/probe_ring_seam.pyx) compiled against the installed .pxd files: the
 three classes are cimportable with their C structs, the FLAG_* enum matches
 Python, the cdef constructors reject bad capacities, and the per-side
 ownership rule holds."""
@@ -25,7 +25,7 @@ from voicecore._native.media import ring as native  # noqa: E402
 
 @pytest.fixture(scope="module")
 def probe():
-    return build_probe("probe_ring")
+    return build_probe("probe_ring_seam")
 
 
 def test_python_made_rings_driven_through_their_structs_without_the_gil(probe):

@@ -25,6 +25,11 @@ def probe():
     return build_probe("probe_ring")
 
 
+@pytest.fixture(scope="module")
+def race():
+    return build_probe("probe_ring_race")
+
+
 @pytest.mark.parametrize("start", [0, 2**63 - 50_000, 2**64 - 50_000])
 def test_sample_ring_two_native_threads_checksummed(probe, start):
     run = probe.StressRun("samples", seconds=1.0, capacity=1024, chunk=300, start_position=start, seed=start | 1)
@@ -101,7 +106,7 @@ def _accounting_gap(r: dict) -> int:
     return r["written_samples"] - r["read_samples"] - r["flushed_samples"] - r["left"]
 
 
-def test_producer_side_readable_never_moves_the_read_position(probe):
+def test_producer_side_readable_never_moves_the_read_position(race):
     """The producer pthread requests a flush every other write and asks
     sring_readable() after each, while the consumer pthread reads. Were a
     producer-side query to apply the flush (store read_pos, as readable() did),
@@ -110,7 +115,7 @@ def test_producer_side_readable_never_moves_the_read_position(probe):
     are handed to the producer (torn reads), and flushed samples are counted
     twice. Before the fix every run of this test showed all three."""
     for _ in range(2):
-        r = probe.readable_race(0.75)
+        r = race.readable_race(0.75)
         assert r["produced"] > 100_000, r  # it really ran
         assert r["flushed_samples"] > 0, r  # flushes really happened
         assert r["back_steps"] == 0, r  # nothing delivered twice
@@ -119,14 +124,14 @@ def test_producer_side_readable_never_moves_the_read_position(probe):
         assert r["delivered"] == r["read_samples"], r
 
 
-def test_python_producer_len_and_bool_while_the_engine_consumes(probe):
+def test_python_producer_len_and_bool_while_the_engine_consumes(race):
     """The engine's shape: a native consumer thread has adopted the consumer
     side of a SampleRing made in Python; Python writes, requests flushes and
     asks len()/bool()/readable() on the producer side. Every sample the native
     consumer gets is the one written at its position, none comes twice, and
     the accounting closes (before the fix: samples delivered twice and torn)."""
     ring = SampleRing(1024)
-    consumer = probe.NativeConsumer(ring, 96)
+    consumer = race.NativeConsumer(ring, 96)
     consumer.start()
     try:
         with pytest.raises(RuntimeError, match="consumer side of this SampleRing is owned by an Engine"):
@@ -142,7 +147,7 @@ def test_python_producer_len_and_bool_while_the_engine_consumes(probe):
                 break
             n = 64 + (k * 37) % 160
             if ring.writable() >= n:
-                assert ring.write(probe.position_samples(pos, n)) == n
+                assert ring.write(race.position_samples(pos, n)) == n
                 pos += n
             k += 1
             if k % 4 == 0 and ring.read_samples > last_read:  # flush once the consumer moved
