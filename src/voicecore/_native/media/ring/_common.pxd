@@ -76,24 +76,26 @@ cdef inline uint64_t check_capacity(object capacity, str what, str arg) except 0
     return <uint64_t>capacity
 
 
-cdef inline uint64_t check_uint(object value, str what, str arg, int bits) except? 0:
-    """An int in [0, 2**bits), bits <= 64: TypeError for other types (bool
-    included), ValueError out of range. A few ns on the fast path (no
-    exception machinery, no temporary ints)."""
+cdef inline int check_uint(object value, str what, str arg, int bits, uint64_t* out) except -1:
+    """``out[0]`` = an int in [0, 2**bits), bits <= 64: TypeError for other
+    types (bool included), ValueError out of range. A few ns on the fast path
+    (no exception machinery, no temporary ints, no PyErr_Occurred check)."""
     cdef int overflow = 0
     cdef long long v
     if not PyLong_Check(value) or PyBool_Check(value):
         raise TypeError(f"{what}: {arg} must be an int, got {type(value).__name__}")
     v = PyLong_AsLongLongAndOverflow(value, &overflow)
     if overflow == 0 and v >= 0 and (bits >= 63 or v < ((<long long>1) << bits)):
-        return <uint64_t>v
+        out[0] = <uint64_t>v
+        return 0
     if overflow > 0 and bits == 64 and value < (1 << 64):
-        return <uint64_t>PyLong_AsUnsignedLongLong(value)
+        out[0] = <uint64_t>PyLong_AsUnsignedLongLong(value)
+        return 0
     raise ValueError(f"{what}: {arg} must be in 0..2**{bits}-1, got {value}")
 
 
-cdef inline int64_t check_ns(object value, str what, str arg) except? -1:
-    """Monotonic nanoseconds: an int in the signed 64-bit range."""
+cdef inline int check_ns(object value, str what, str arg, int64_t* out) except -1:
+    """``out[0]`` = monotonic nanoseconds: an int in the signed 64-bit range."""
     cdef int overflow = 0
     cdef long long v
     if not PyLong_Check(value) or PyBool_Check(value):
@@ -101,7 +103,8 @@ cdef inline int64_t check_ns(object value, str what, str arg) except? -1:
     v = PyLong_AsLongLongAndOverflow(value, &overflow)
     if overflow:
         raise ValueError(f"{what}: {arg} must be in -2**63..2**63-1 ns, got {value}")
-    return <int64_t>v
+    out[0] = <int64_t>v
+    return 0
 
 
 cdef inline double check_ms(object value, str what, str arg, double hi) except? -1.0:

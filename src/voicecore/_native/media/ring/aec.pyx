@@ -307,8 +307,10 @@ cdef class AECReferenceRing:
     def __cinit__(self, capacity, sample_rate, *, echo_delay_ms=0.0, tolerance_ms=5.0,
                   epoch_ns=None, start_position=0):
         cdef uint64_t cap = check_capacity(capacity, "AECReferenceRing", "capacity")
-        cdef uint64_t origin = check_uint(start_position, "AECReferenceRing", "start_position", 64)
-        cdef uint64_t rate = check_uint(sample_rate, "AECReferenceRing", "sample_rate (Hz)", 32)
+        cdef uint64_t origin, rate
+        cdef int64_t epoch
+        check_uint(start_position, "AECReferenceRing", "start_position", 64, &origin)
+        check_uint(sample_rate, "AECReferenceRing", "sample_rate (Hz)", 32, &rate)
         if not 1000 <= rate <= 384000:
             raise ValueError(f"AECReferenceRing: sample_rate must be 1000..384000 Hz, got {sample_rate}")
         cdef double delay = check_ms(echo_delay_ms, "AECReferenceRing", "echo_delay_ms", 10_000.0)
@@ -316,7 +318,7 @@ cdef class AECReferenceRing:
         if epoch_ns is None:
             import time
             epoch_ns = time.monotonic_ns()
-        cdef int64_t epoch = check_ns(epoch_ns, "AECReferenceRing", "epoch_ns")
+        check_ns(epoch_ns, "AECReferenceRing", "epoch_ns", &epoch)
         cdef int64_t tol = <int64_t>(tol_ms * rate / 1000.0)
         vc_init(&self._owner, 0)
         self.ring = aec_new(cap, <uint32_t>rate, epoch, origin, tol, <int64_t>(delay * 1_000_000.0))
@@ -396,7 +398,9 @@ cdef class AECReferenceRing:
 
     def position_at(self, time_ns) -> int:
         """Timeline position (absolute sample index, mod 2**64) of monotonic time ``time_ns``."""
-        return aec_position_at(self.ring, check_ns(time_ns, "AECReferenceRing.position_at", "time_ns"))
+        cdef int64_t t
+        check_ns(time_ns, "AECReferenceRing.position_at", "time_ns", &t)
+        return aec_position_at(self.ring, t)
 
     @cython.binding(False)                      # plain method descriptor: ~7 ns less per call
     @cython.embedsignature.format("clinic")     # keeps inspect.signature() working
@@ -408,10 +412,12 @@ cdef class AECReferenceRing:
         cdef Buf b
         cdef uint64_t pos
         side_free(&self._owner, OWN_PRODUCER, b"AECReferenceRing.write")
-        cdef int64_t t = check_ns(send_time_ns, "AECReferenceRing.write", "send_time_ns")
-        cdef uint32_t rtp = <uint32_t>check_uint(rtp_timestamp, "AECReferenceRing.write", "rtp_timestamp", 32)
+        cdef int64_t t
+        cdef uint64_t rtp
+        check_ns(send_time_ns, "AECReferenceRing.write", "send_time_ns", &t)
+        check_uint(rtp_timestamp, "AECReferenceRing.write", "rtp_timestamp", 32, &rtp)
         get_s16_in(pcm, &b, b"AECReferenceRing.write", b"pcm")
-        pos = aec_write(self.ring, <const int16_t*>b.buf, <uint64_t>(b.len >> 1), t, rtp)
+        pos = aec_write(self.ring, <const int16_t*>b.buf, <uint64_t>(b.len >> 1), t, <uint32_t>rtp)
         release(&b)
         return pos
 
@@ -429,7 +435,8 @@ cdef class AECReferenceRing:
         cdef uint64_t pos
         cdef Py_ssize_t nb
         side_free(&self._owner, OWN_CONSUMER, b"AECReferenceRing.read_aligned")
-        cdef int64_t t = check_ns(capture_time_ns, "AECReferenceRing.read_aligned", "capture_time_ns")
+        cdef int64_t t
+        check_ns(capture_time_ns, "AECReferenceRing.read_aligned", "capture_time_ns", &t)
         cdef int16_t* fast = bytearray_out(out, &nb)
         if fast != NULL and <uint64_t>(nb >> 1) <= self.ring.capacity:
             return aec_read_aligned(self.ring, fast, <uint64_t>(nb >> 1), t)
@@ -443,7 +450,8 @@ cdef class AECReferenceRing:
         (0..2**64-1; no time mapping, no snapping). Consumer side."""
         cdef Buf v
         side_free(&self._owner, OWN_CONSUMER, b"AECReferenceRing.read_at")
-        cdef uint64_t p = check_uint(position, "AECReferenceRing.read_at", "position", 64)
+        cdef uint64_t p
+        check_uint(position, "AECReferenceRing.read_at", "position", 64, &p)
         _get_out(self.ring, out, &v, b"AECReferenceRing.read_at")
         aec_read_at(self.ring, <int16_t*>v.buf, <uint64_t>(v.len >> 1), p)
         release(&v)
@@ -454,7 +462,9 @@ cdef class AECReferenceRing:
         if nothing played there is still held. Consumer side."""
         cdef uint32_t rtp = 0
         side_free(&self._owner, OWN_CONSUMER, b"AECReferenceRing.rtp_timestamp_at")
-        if _aec_rtp_at(self.ring, check_uint(position, "AECReferenceRing.rtp_timestamp_at", "position", 64), &rtp):
+        cdef uint64_t p
+        check_uint(position, "AECReferenceRing.rtp_timestamp_at", "position", 64, &p)
+        if _aec_rtp_at(self.ring, p, &rtp):
             return rtp
         return None
 

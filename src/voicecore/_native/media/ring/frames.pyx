@@ -169,7 +169,8 @@ cdef class FrameQueue:
 
     def __cinit__(self, slots, frame_samples, *, wakeup=True):
         cdef uint64_t n = check_capacity(slots, "FrameQueue", "slots")
-        cdef uint64_t fs = check_uint(frame_samples, "FrameQueue", "frame_samples", 64)
+        cdef uint64_t fs
+        check_uint(frame_samples, "FrameQueue", "frame_samples", 64, &fs)
         if not 1 <= fs <= 1 << 20:
             raise ValueError(f"FrameQueue: frame_samples must be 1..{1 << 20}, got {frame_samples}")
         if n * fs > VC_RING_MAX_CAPACITY:
@@ -258,16 +259,17 @@ cdef class FrameQueue:
         cdef Buf b
         cdef int dropped
         side_free(&self._owner, OWN_PRODUCER, b"FrameQueue.push")
-        cdef uint32_t s = <uint32_t>check_uint(session_index, "FrameQueue.push", "session_index", 32)
-        cdef uint64_t ts = check_uint(timestamp, "FrameQueue.push", "timestamp", 64)
-        cdef uint32_t fl = <uint32_t>check_uint(flags, "FrameQueue.push", "flags", 32)
+        cdef uint64_t s, ts, fl
+        check_uint(session_index, "FrameQueue.push", "session_index", 32, &s)
+        check_uint(timestamp, "FrameQueue.push", "timestamp", 64, &ts)
+        check_uint(flags, "FrameQueue.push", "flags", 32, &fl)
         get_s16_in(frame, &b, b"FrameQueue.push", b"frame")
         if b.len != <Py_ssize_t>(self.queue.frame_samples * 2):
             n = b.len
             release(&b)
             raise ValueError(f"FrameQueue.push: frame must be exactly {self.queue.frame_samples} "
                              f"samples ({self.queue.frame_samples * 2} bytes), got {n} bytes")
-        dropped = fq_push(self.queue, <const int16_t*>b.buf, s, ts, fl)
+        dropped = fq_push(self.queue, <const int16_t*>b.buf, <uint32_t>s, ts, <uint32_t>fl)
         release(&b)
         return dropped != 0
 

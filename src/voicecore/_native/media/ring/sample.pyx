@@ -193,7 +193,8 @@ cdef class SampleRing:
 
     def __cinit__(self, capacity, *, start_position=0):
         cdef uint64_t cap = check_capacity(capacity, "SampleRing", "capacity")
-        cdef uint64_t start = check_uint(start_position, "SampleRing", "start_position", 64)
+        cdef uint64_t start
+        check_uint(start_position, "SampleRing", "start_position", 64, &start)
         vc_init(&self._owner, 0)
         self.ring = sring_new(cap, start)
         if self.ring == NULL:
@@ -327,7 +328,9 @@ cdef class SampleRing:
         """Return up to ``n`` samples (an int >= 0) as s16le bytes (fewer if
         fewer are readable). Consumer side."""
         side_free(&self._owner, OWN_CONSUMER, b"SampleRing.read")
-        cdef uint64_t want = min_u64(check_uint(n, "SampleRing.read", "n", 63), sring_readable(self.ring))
+        cdef uint64_t want
+        check_uint(n, "SampleRing.read", "n", 63, &want)
+        want = min_u64(want, sring_readable(self.ring))
         cdef object out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>(want * 2))
         cdef uint64_t k = _sring_read(self.ring, <int16_t*>PyBytes_AS_STRING(out), want)
         return out if k == want else out[:k * 2]
