@@ -11,7 +11,8 @@
 # 64-bit sample (or frame) counters that wrap modulo 2**64; compare them only
 # through signed differences (`<int64_t>(a - b)`). Capacities are powers of
 # two: the constructors (and sring_new / aec_new / fq_new, which return NULL
-# with errno EINVAL) reject anything else.
+# with errno EINVAL) reject anything else. Data pointers must be valid for the
+# n samples passed (NULL only with n == 0; the caller's contract).
 #
 # Sharing one object between the engine and Python: create it from Python (or
 # the engine creates it, with the GIL, and hands it to Python), keep a strong
