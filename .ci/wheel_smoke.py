@@ -6,7 +6,8 @@ import sys
 import sysconfig
 import warnings
 
-MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring", "providers.sherpa"]
+MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring.sample", "media.ring.aec",
+           "media.ring.frames", "providers._sherpa_lib", "providers.sherpa", "providers.sherpa_tts"]
 if sys.platform.startswith("linux"):
     MODULES += ["engine.rtcp", "engine.tick", "engine.io", "engine.engine"]
 

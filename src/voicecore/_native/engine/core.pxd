@@ -14,7 +14,8 @@
 # their removal (EV_REMOVED), so the thread never touches freed memory.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from cpython.ref cimport PyObject
-from voicecore._native.media.ring cimport vc_u64, vc_sring, vc_aec, vc_fqueue
+from voicecore._native.atomic cimport vc_u64
+from voicecore._native.media.ring cimport vc_sring, vc_aec, vc_fqueue
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t

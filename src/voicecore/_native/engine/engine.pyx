@@ -40,9 +40,12 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.ref cimport PyObject
 
 from voicecore._native._buffers cimport Buf, get_input, release, KIND_BYTES, KIND_S16
-from voicecore._native.media.ring cimport (
+from voicecore._native.atomic cimport (
     vc_init, vc_load_relaxed, vc_load_acquire, vc_store_release, vc_store_seq_cst,
-    vc_load_seq_cst, vc_exchange_seq_cst, vc_sring, sring_new, sring_free, sring_write,
+    vc_load_seq_cst, vc_exchange_seq_cst,
+)
+from voicecore._native.media.ring cimport (
+    vc_sring, sring_new, sring_free, sring_write,
     sring_request_flush, vc_aec, aec_new, aec_free, aec_read_aligned, vc_fqueue, vc_frame_meta,
     fq_new, fq_free, fq_pop, fq_len,
 )

@@ -21,7 +21,7 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
 from libc.string cimport memset
 from libc.errno cimport errno, EINTR
 
-from voicecore._native.media.ring cimport (
+from voicecore._native.atomic cimport (
     vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
     vc_exchange_seq_cst, vc_store_seq_cst,
 )

@@ -19,9 +19,9 @@ queue.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, strlen
 
+from voicecore._native.atomic cimport vc_load_acquire, vc_load_relaxed, vc_store_release, vc_stat_add
 from voicecore._native.media.ring cimport (
-    vc_load_acquire, vc_load_relaxed, vc_store_release, vc_stat_add,
-    sring_readable, sring_read, aec_write, fq_push, vc_sring,
+    sring_readable, sring_consumer_pos, sring_read, aec_write, fq_push, vc_sring,
 )
 from voicecore._native.media.g711 cimport ulaw_encode, alaw_encode
 from voicecore._native.media.jitter cimport JitterBuffer, JDtmfEvent, JRtcp
@@ -85,9 +85,8 @@ cdef inline void _inbound(Core* c, Sess* s, int64_t deadline) noexcept nogil:
 
 # ====================================================================== outbound
 cdef inline int64_t _ring_pos(vc_sring* r) noexcept nogil:
-    """Consumer position after applying a pending flush (sring_readable does)."""
-    sring_readable(r)
-    return <int64_t>vc_load_relaxed(&r.read_pos)
+    """Consumer position after applying a pending flush."""
+    return <int64_t>sring_consumer_pos(r)
 
 
 cdef void _drain_rs(Sess* s) noexcept nogil:
