@@ -178,7 +178,8 @@ def test_talkspurt_with_matching_timestamp_jump_is_accepted_at_once():
     assert [r for f, r in results if f == 150] == [RESULT_OK]
     assert st["sequence_restarts"] == 0 and st["late"] == 0 and st["discarded"] == 0
     assert FRAME_CONCEALED not in kinds[100:150]             # a pause, not loss
-    assert all(k == FRAME_AUDIO for k in kinds[153:])
+    # the talkspurt starts at the target delay (60 ms) + the frame produced (20 ms)
+    assert all(k == FRAME_AUDIO for k in kinds[154:])
 
 
 # ---------------------------------------------------------------- 3. single stray

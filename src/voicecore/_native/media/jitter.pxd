@@ -1,18 +1,75 @@
 # cdef API of the RTP jitter buffer for the audio I/O engine.
+#
+#     from voicecore._native.media.jitter cimport (
+#         JitterBuffer, JStats, JDtmfEvent, JRtcp, R_OK, ..., K_AUDIO, ...)
+#
+# Create the buffer from Python (``JitterBuffer(clock_rate=..., ...)``: the
+# constructor validates and allocates everything), keep a reference, then
+# drive it without the GIL. Nothing below allocates, raises or blocks.
+#
+# Ownership (one rule for every engine-usable object):
+#   engine_adopt()   with the GIL, when the engine takes the buffer; raises
+#                    RuntimeError if an engine already owns it.
+#   engine_release() nogil, when the engine hands it back (session removed).
+#   While adopted, the Python methods that read or change its state (push,
+#   pull, pull_into, pop_dtmf, stats, rtcp, target_delay_ms) raise
+#   RuntimeError("JitterBuffer is owned by an Engine's I/O thread: ...");
+#   clock_rate, frame_samples, output_delay_samples and parse_header() keep
+#   working (they read only the configuration).
+#
+# Threads: push_c, pull_c, stats_c and rtcp_c belong to one thread (the
+# owner: the engine's I/O thread). dtmf_pop_c may be called from one other
+# thread: the digit queue is single-producer (push_c / pull_c) /
+# single-consumer (dtmf_pop_c) with acquire/release atomics.
+#
+# Push results R_* (push_c; Python: voicecore.jitter.PushResult):
+#   R_OK              stored for playout              R_HELD          on probation (A.1: 2 sequential packets)
+#   R_DUPLICATE       already stored                  R_LATE          after its playout deadline, dropped
+#   R_MALFORMED       bad RTP header                  R_OVERSIZE      > 1500 bytes or > 200 ms of payload
+#   R_UNKNOWN_PT      payload type not negotiated     R_FOREIGN       STUN / DTLS / TURN / RTCP bytes
+#   R_FOREIGN_SSRC    another SSRC than the stream's  R_DISCARDED     a stray (timestamp or sequence far off)
+#   R_MALFORMED_DTMF  RFC 4733 payload < 4 bytes (its sequence slot is kept as non-media)
+# Each result increments the JStats outcome counter it names (see JStats).
+#
+# Frame kinds K_* (pull_c; Python: voicecore.jitter.FrameKind):
+#   K_AUDIO (decoded packets, possibly with an overlap-add after a loss),
+#   K_CONCEALED (some samples synthesised for missing audio), K_SILENCE,
+#   K_COMFORT_NOISE (RFC 3389 level during a CN pause).
+#
+# Structs JStats, JDtmfEvent, JRtcp: fields and units are documented where
+# they are defined, voicecore/_native/media/_jitter/types.pxd.
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uint8_t
 from voicecore._native.media._jitter.types cimport (
     R_OK, R_HELD, R_DUPLICATE, R_LATE, R_MALFORMED, R_OVERSIZE, R_UNKNOWN_PT, R_FOREIGN,
     R_FOREIGN_SSRC, R_DISCARDED, R_MALFORMED_DTMF,
     K_AUDIO, K_CONCEALED, K_SILENCE, K_COMFORT_NOISE,
-    JStats,
+    JStats, JDtmfEvent, JRtcp,
 )
 from voicecore._native.media._jitter.state cimport JBState
 
 
 @cython.final
 cdef class JitterBuffer:
-    cdef JBState _s              # private state (voicecore/_native/media/_jitter/state.pxd)
+    cdef JBState _s              # private: the buffer's state (_jitter/state.pxd), not an API
 
+    # One datagram (raw RTP, ``n`` bytes) that arrived at ``arrival_ns``
+    # (monotonic clock, ns). Returns an R_* code.
     cdef int push_c(self, const uint8_t* data, Py_ssize_t n, int64_t arrival_ns) noexcept nogil
+    # Plays out one frame at ``now_ns``: writes exactly frame_samples_c()
+    # samples (clock_rate * frame_ms / 1000, s16 mono) to ``out``. Returns a
+    # K_* code. Call once per frame_ms of the consumer's clock.
     cdef int pull_c(self, int16_t* out, int64_t now_ns) noexcept nogil
+    cdef int frame_samples_c(self) noexcept nogil     # samples pull_c writes
+    cdef int clock_rate_c(self) noexcept nogil        # Hz (RTP clock = output rate)
+    # The oldest RFC 4733 digit not yet popped into ``ev``: 1, or 0 when none.
+    cdef bint dtmf_pop_c(self, JDtmfEvent* ev) noexcept nogil
+    # The counters (a plain read by the owner thread; see JStats).
+    cdef const JStats* stats_c(self) noexcept nogil
+    # The receiver-report figures of the established source and the
+    # timestamp just played; ``new_interval`` = 1 closes the interval that
+    # ``fraction_lost`` covers (call it once per RTCP report).
+    cdef void rtcp_c(self, JRtcp* out, bint new_interval) noexcept nogil
+
+    cdef int engine_adopt(self) except -1
+    cdef void engine_release(self) noexcept nogil

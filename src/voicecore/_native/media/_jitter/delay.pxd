@@ -3,6 +3,7 @@
 # to the fastest packet of the last two 2-second windows.
 from libc.math cimport fabs
 from libc.stdint cimport int64_t
+from voicecore._native.media._jitter.rtcp cimport jb_rr_transit
 from voicecore._native.media._jitter.state cimport (
     JBState, JDelay, WINDOW_NS, FORGET, QUANTILE, MARGIN_MS,
 )
@@ -36,12 +37,9 @@ cdef inline void jb_timing(JBState* s, int64_t ext_ts, int64_t now) noexcept nog
     delay histogram and (every 8 packets) the playout target."""
     cdef JDelay* d = &s.d
     cdef double transit = jb_now_s(s, now) - <double>ext_ts
-    cdef double dd, r_ms, acc, q
+    cdef double r_ms, acc, q
     cdef int b, i
-    if d.have_transit:
-        dd = fabs(transit - d.last_transit)
-        d.jitter += (dd - d.jitter) / 16.0
-    d.last_transit = transit
+    jb_rr_transit(&s.rr, transit)
     d.have_transit = True
     if now - d.win_start >= WINDOW_NS:
         d.tmin_prev = d.tmin_cur
@@ -75,9 +73,6 @@ cdef inline void jb_timing(JBState* s, int64_t ext_ts, int64_t now) noexcept nog
                 break
             b += 1
         b = (b + 1 + MARGIN_MS) * s.rate // 1000
-        if s.pkt_ns < s.frame:
-            # a frame needs several packets: the last one is due earlier
-            b += s.frame - s.pkt_ns
         if b < s.min_delay:
             b = s.min_delay
         if b > s.max_delay:

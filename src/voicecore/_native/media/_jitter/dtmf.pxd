@@ -1,26 +1,45 @@
 # RFC 4733 telephone events: one digit reported once per event, with its
 # duration, whatever end / start packets are lost or repeated; long events
 # (RFC 4733 2.5.1.3 segments) are joined.
-from libc.stdint cimport int64_t, uint8_t, uint32_t
-from voicecore._native.media._jitter.state cimport JBState, JDtmf
+# The digit queue is single-producer / single-consumer (see JDtmf in state.pxd).
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from voicecore._native.media._jitter.types cimport JDtmfEvent
+from voicecore._native.media._jitter.state cimport (
+    JBState, JDtmf, vc_load_relaxed, vc_load_acquire, vc_store_release,
+)
 
 
 cdef inline void jb_dtmf_report(JBState* s, int code, int64_t dur, uint32_t ts) noexcept nogil:
+    """Producer side: queue a completed digit (dropped and counted in
+    dtmf_overflow when 32 are waiting)."""
     cdef JDtmf* t = &s.dt
-    cdef int i
+    cdef uint64_t tail, head
+    cdef JDtmfEvent* ev
     t.done[t.done_n & 7] = ts
     t.done_n += 1
     if code > 15:
         return            # not a keypad digit (RFC 4733 events 16-255)
-    if t.q_len >= 32:
+    tail = vc_load_relaxed(&t.q_tail)
+    head = vc_load_acquire(&t.q_head)       # the consumer is done with the slot it freed
+    if tail - head >= 32:
         s.st.dtmf_overflow += 1
         return
-    i = (t.q_head + t.q_len) & 31
-    t.q_code[i] = code
-    t.q_dur[i] = dur
-    t.q_ts[i] = ts
-    t.q_len += 1
+    ev = &t.q[tail & 31]
+    ev.code = code
+    ev.duration = dur
+    ev.ts = ts
+    vc_store_release(&t.q_tail, tail + 1)   # publish the event
     s.st.dtmf_digits += 1
+
+
+cdef inline bint jb_dtmf_pop(JDtmf* t, JDtmfEvent* out) noexcept nogil:
+    """Consumer side: the oldest queued digit into ``out`` (1), or 0 when none."""
+    cdef uint64_t head = vc_load_relaxed(&t.q_head)
+    if vc_load_acquire(&t.q_tail) == head:
+        return False
+    out[0] = t.q[head & 31]
+    vc_store_release(&t.q_head, head + 1)   # hand the slot back to the producer
+    return True
 
 
 cdef inline void jb_dtmf_timeout(JBState* s, int64_t now) noexcept nogil:

@@ -13,7 +13,7 @@ from voicecore._native.media._jitter.state cimport (
 )
 from voicecore._native.media._jitter.delay cimport jb_now_s, jb_ref
 from voicecore._native.media._jitter.dtmf cimport jb_dtmf_timeout
-from voicecore._native.media._jitter.seq cimport jb_drop_candidate
+from voicecore._native.media._jitter.seq cimport jb_drop_candidate, jb_takeover_ready, jb_takeover
 from voicecore._native.media._jitter.plc cimport jb_clip, jb_conceal, jb_end_ola
 
 
@@ -199,9 +199,15 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
     n = F
     k = 0
     jb_advance(s)
+    if s.fr.n >= 2 and jb_takeover_ready(s, now, F):
+        jb_takeover(s, now, False)      # the stream stopped; another SSRC continues it
+        jb_advance(s)
     if s.d.have_transit:
+        # The frame produced now ends at ``ideal + F``: a packet whose delay
+        # over the fastest recent one is at most the target has arrived before
+        # any of its samples is produced, whatever the pull phase.
         ref = jb_ref(&s.d)
-        ideal = jb_now_s(s, now) - ref - s.d.target
+        ideal = jb_now_s(s, now) - ref - s.d.target - F
         if s.in_pause:
             s.adjusting = 0
             if s.read_seq <= s.max_ext:
@@ -230,7 +236,7 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
                     n = F + k
                 else:
                     n = F - k
-        s.d.cur_delay = jb_now_s(s, now) - ref - s.play_ts
+        s.d.cur_delay = jb_now_s(s, now) - ref - s.play_ts - F
     he0 = s.hist_end
     jb_produce(s, n)
     if k > 0:
@@ -250,6 +256,8 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
         s.hist_end = he0 + F
         s.st.time_scaled_samples += <uint64_t>k
     memcpy(out, s.hist + s.hist_end - s.dl - F, F * sizeof(int16_t))
+    s.played_ts = s.ref_ts32 + <uint32_t>(s.play_ts - s.dl - F - s.ref_ext_ts)
+    s.have_played = True
     if s.flags & F_CONCEAL:
         s.st.concealed_frames += 1
         return K_CONCEALED

@@ -7,7 +7,19 @@
 # changes and re-anchorings never break the arithmetic. Sequence numbers are
 # extended the same way (int64 ``ext``), starting at 1 << 20.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from voicecore._native.media._jitter.types cimport JStats
+from voicecore._native.media._jitter.types cimport JStats, JDtmfEvent
+
+
+# C11 atomics (voicecore/_native/vc_atomic.h), declared here until the shared
+# voicecore/_native/atomic.pxd exists; only what the jitter buffer uses.
+cdef extern from "vc_atomic.h" nogil:
+    ctypedef struct vc_u64:
+        pass
+    void vc_init(vc_u64* a, uint64_t x)
+    uint64_t vc_load_relaxed(vc_u64* a)
+    uint64_t vc_load_acquire(vc_u64* a)
+    void vc_store_release(vc_u64* a, uint64_t x)
+    bint vc_cas_acq_rel(vc_u64* a, uint64_t* expected, uint64_t desired)
 
 
 cdef enum:
@@ -41,6 +53,8 @@ cdef enum:
     MAX_DATAGRAM = 1500
     MARGIN_MS = 5             # added to the delay quantile
     QUIET_MEAN_ABS_C = 100    # mean |x| of the last 10 ms below which a drained buffer is a pause
+    FR_CAP = 16               # packets of a foreign SSRC kept for a possible takeover
+    N_INTRUDERS = 4           # SSRCs remembered as seen interleaved with the stream
 
 cdef extern from *:
     """
@@ -49,12 +63,14 @@ cdef extern from *:
     #define VC_JB_WINDOW_NS 2000000000LL
     #define VC_JB_FORGET 0.985
     #define VC_JB_QUANTILE 0.98
+    #define VC_JB_INTRUDER_QUIET_NS 2000000000LL
     """
     const int64_t PROBATION_NS "VC_JB_PROBATION_NS"          # probation pair must arrive within this
     const int64_t CAND_PRIORITY_NS "VC_JB_CAND_PRIORITY_NS"  # first SSRC on probation keeps priority
     const int64_t WINDOW_NS "VC_JB_WINDOW_NS"                # minimum-transit window
     const double FORGET "VC_JB_FORGET"                       # per-packet forgetting of the delay histogram
     const double QUANTILE "VC_JB_QUANTILE"
+    const int64_t INTRUDER_QUIET_NS "VC_JB_INTRUDER_QUIET_NS"  # silence before an interleaved SSRC may take over
 
 
 cdef struct JSlot:
@@ -76,11 +92,40 @@ cdef struct JHdr:
     uint32_t ssrc
 
 
+# Packets of another SSRC while a stream is established (seq.pxd): the
+# newest run of sequential packets of one SSRC, kept in case that SSRC takes
+# the stream over (the established one stopped).
+cdef struct JForeign:
+    uint32_t ssrc
+    int n, head                      # entries, index of the oldest
+    uint16_t seq[16]
+    uint32_t ts[16]
+    int64_t arrival[16]
+    int len[16]
+    uint8_t info[16]                 # kind << 4 | marker
+    uint8_t codec[16]
+    uint8_t* pay                     # FR_CAP * max_payload bytes
+    uint32_t intruders[4]            # SSRCs seen interleaved with the stream
+    int n_intruders
+    int own_since                    # packets of the stream that advanced it since the run began
+
+
+# RFC 3550 A.1 / A.3 / A.8 state of the established source (rtcp.pxd)
+cdef struct JRr:
+    bint valid
+    uint16_t max_seq
+    uint32_t cycles
+    uint32_t base_seq
+    uint64_t received
+    int64_t expected_prior, received_prior
+    double jitter, last_transit
+    bint have_transit
+
+
 # Delay estimation (delay.pxd): RFC 3550 A.8 interarrival jitter and the
 # histogram of delays relative to the fastest recent packet.
 cdef struct JDelay:
-    double jitter, last_transit
-    bint have_transit
+    bint have_transit                # a media packet has been timed
     double tmin_cur, tmin_prev       # minimum transit of this and the previous window
     int64_t win_start
     double* hgram                    # relative-delay histogram, 1 ms bins
@@ -91,7 +136,12 @@ cdef struct JDelay:
     double cur_delay                 # delay of the playout position (samples)
 
 
-# RFC 4733 events (dtmf.pxd)
+# RFC 4733 events (dtmf.pxd). Everything but ``q_head`` belongs to the thread
+# that pushes packets (and pulls frames); the digit queue is single-producer /
+# single-consumer: the producer writes q[q_tail % 32] then publishes q_tail
+# (release), the consumer reads q[q_head % 32] after an acquire load of q_tail
+# then publishes q_head (release), so another thread may pop digits while
+# packets are pushed.
 cdef struct JDtmf:
     bint active
     uint32_t ts
@@ -99,10 +149,9 @@ cdef struct JDtmf:
     int64_t base, dur, last_ns
     uint32_t done[8]
     int done_n
-    int q_code[32]
-    int64_t q_dur[32]
-    uint32_t q_ts[32]
-    int q_head, q_len
+    JDtmfEvent q[32]
+    vc_u64 q_tail            # written by the producer only
+    vc_u64 q_head            # written by the consumer only
 
 
 # Concealment (plc.pxd)
@@ -150,7 +199,8 @@ cdef struct JBState:
     uint32_t ref_ts32
     int64_t max_arrival
     int64_t max_media_ts
-    int64_t last_accept_ns
+    int64_t media_end         # end (timestamp + samples) of the newest media packet
+    int64_t last_own_ns       # arrival of the newest packet of the established SSRC in its window
     int64_t t0_ns
     int pkt_ns               # samples in the newest media packet
     # probation candidate
@@ -168,6 +218,11 @@ cdef struct JBState:
     int adjusting
     uint8_t cn_level
     int flags
+    bint have_played
+    uint32_t played_ts
+    vc_u64 owner             # 1 while an Engine's I/O thread owns the buffer (engine_adopt)
     JDelay d
     JDtmf dt
     JPlc plc
+    JForeign fr
+    JRr rr
