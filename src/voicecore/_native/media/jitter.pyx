@@ -74,6 +74,7 @@ from voicecore._native.media._jitter.parse cimport jb_parse
 from voicecore._native.media._jitter.delay cimport jb_delay_init
 from voicecore._native.media._jitter.seq cimport jb_push
 from voicecore._native.media._jitter.playout cimport jb_pull
+from voicecore._native.media._jitter.plc cimport jb_plc_reach
 from voicecore._native.media._jitter.dtmf cimport jb_dtmf_pop
 from voicecore._native.media._jitter.rtcp cimport jb_rr_report
 
@@ -316,15 +317,17 @@ cdef class JitterBuffer:
         self._s.init_delay = init_ms * clock_rate // 1000
         self._s.plc.fade_start = fade_start_ms * clock_rate // 1000
         self._s.plc.fade_end = silent_after_ms * clock_rate // 1000
+        self._s.plc.fade_mid = min(self._s.plc.fade_end, self._s.plc.fade_start
+                                   + (self._s.plc.fade_end - self._s.plc.fade_start) // 2 + 1)
         self._s.plc.noise_frac = noise
         self._s.plc.voicing_min = 0.3
         self._s.plc.bl_max = blend_ms * clock_rate // 1000
         self._s.conceal_on = bool(kw["concealment"])
         self._s.cn_on = bool(kw["comfort_noise"])
         self._s.dtmf_timeout_ns = <int64_t>dtmf_timeout_ms * 1000000
-        # history must cover the pitch search (390 * r8 + frame) and the 3-period
-        # pitch buffer copied at the start of an erasure (3 * 160 * r8 samples)
-        self._s.hist_keep = max(390 * self._s.r8 + self._s.frame, 480 * self._s.r8) + self._s.dl + 64
+        # the history kept across a shift covers what the concealment reads
+        # before an erasure, plus the frame being produced and the look-back
+        self._s.hist_keep = jb_plc_reach(self._s.r8) + self._s.frame + self._s.dl + 64
         self._s.hist_size = self._s.hist_keep + 8 * self._s.frame + 64
 
         nbins = max_delay_ms + 2
@@ -336,13 +339,12 @@ cdef class JitterBuffer:
         hgram = <double*>calloc(nbins, sizeof(double))
         self._s.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
         self._s.fr.pay = <uint8_t*>malloc(<size_t>FR_CAP * self._s.max_payload)
-        self._s.plc.fbuf = <double*>malloc((3 * (160 * self._s.r8 + 16) + 1) * sizeof(double))
-        self._s.plc.lpcsrc = <int16_t*>malloc((160 * self._s.r8 + 16) * sizeof(int16_t))
+        self._s.plc.fbuf = <int16_t*>malloc((160 * self._s.r8 + 16) * sizeof(int16_t))
         if hgram != NULL:
             jb_delay_init(&self._s.d, hgram, nbins, self._s.init_delay)
         if (self._s.slots == NULL or self._s.pay == NULL or self._s.hist == NULL or self._s.tmp == NULL
                 or self._s.plc.pbuf == NULL or hgram == NULL or self._s.cand_pay == NULL
-                or self._s.fr.pay == NULL or self._s.plc.fbuf == NULL or self._s.plc.lpcsrc == NULL):
+                or self._s.fr.pay == NULL or self._s.plc.fbuf == NULL):
             raise MemoryError("JitterBuffer: cannot allocate buffers")
         for i in range(capacity):
             self._s.slots[i].seq = -1
@@ -365,7 +367,6 @@ cdef class JitterBuffer:
         free(self._s.cand_pay)
         free(self._s.fr.pay)
         free(self._s.plc.fbuf)
-        free(self._s.plc.lpcsrc)
 
     # ------------------------------------------------------------ properties
     @property

@@ -157,6 +157,90 @@ cdef struct JDtmf:
 # Concealment (plc.pxd)
 cdef struct JPlc:
     int16_t* pbuf         # the pitch period copied at the start of an erasure
+    int16_t* fbuf         # one pitch period of the packet after a gap (two-sided blend)
+    int32_t lpc8[170]     # the 20 ms before the erasure (8 kHz-equivalent sums) + 10 samples of memory
+    int64_t bp_seq        # packet whose pitch period bp_P was measured (-1: none)
+    int bp_P
+    bint active, joined
+    double noise, noise_frac, voicing_min
+    double lpc_a[11]
+    double lpc_mem[11]
+    double lpc_gain
+    bint lpc_ready
+    double n8_prev, n8_next   # 8 kHz noise samples being interpolated (above 8 kHz)
+    int nph                   # output samples since n8_prev
+    int bl_max
+    int P, L, pos, ck
+    int end_left, end_len
+    int fade_start, fade_mid, fade_end  # samples into an erasure (fade_mid: gain below 1/2)
+    uint32_t rng
+
+
+# Packets of another SSRC while a stream is established (seq.pxd): the
+# newest run of sequential packets of one SSRC, kept in case that SSRC takes
+# the stream over (the established one stopped).
+cdef struct JForeign:
+    uint32_t ssrc
+    int n, head                      # entries, index of the oldest
+    uint16_t seq[16]
+    uint32_t ts[16]
+    int64_t arrival[16]
+    int len[16]
+    uint8_t info[16]                 # kind << 4 | marker
+    uint8_t codec[16]
+    uint8_t* pay                     # FR_CAP * max_payload bytes
+    uint32_t intruders[4]            # SSRCs seen interleaved with the stream
+    int n_intruders
+    int own_since                    # packets of the stream that advanced it since the run began
+
+
+# RFC 3550 A.1 / A.3 / A.8 state of the established source (rtcp.pxd)
+cdef struct JRr:
+    bint valid
+    uint16_t max_seq
+    uint32_t cycles
+    uint32_t base_seq
+    uint64_t received
+    int64_t expected_prior, received_prior
+    double jitter, last_transit
+    bint have_transit
+
+
+# Delay estimation (delay.pxd): RFC 3550 A.8 interarrival jitter and the
+# histogram of delays relative to the fastest recent packet.
+cdef struct JDelay:
+    bint have_transit                # a media packet has been timed
+    double tmin_cur, tmin_prev       # minimum transit of this and the previous window
+    int64_t win_start
+    double* hgram                    # relative-delay histogram, 1 ms bins
+    int nbins
+    double hw, htotal                # weight of the next packet (grows: forgetting), total weight
+    int hcount
+    int target                       # playout delay target (samples)
+    double cur_delay                 # delay of the playout position (samples)
+
+
+# RFC 4733 events (dtmf.pxd). Everything but ``q_head`` belongs to the thread
+# that pushes packets (and pulls frames); the digit queue is single-producer /
+# single-consumer: the producer writes q[q_tail % 32] then publishes q_tail
+# (release), the consumer reads q[q_head % 32] after an acquire load of q_tail
+# then publishes q_head (release), so another thread may pop digits while
+# packets are pushed.
+cdef struct JDtmf:
+    bint active
+    uint32_t ts
+    int code
+    int64_t base, dur, last_ns
+    uint32_t done[8]
+    int done_n
+    JDtmfEvent q[32]
+    vc_u64 q_tail            # written by the producer only
+    vc_u64 q_head            # written by the consumer only
+
+
+# Concealment (plc.pxd)
+cdef struct JPlc:
+    int16_t* pbuf         # the pitch period copied at the start of an erasure
     double* fbuf          # one pitch period of the packet after a gap (two-sided blend), then scratch
     int16_t* lpcsrc       # the 20 ms before an erasure, for the lazily computed LPC
     int64_t bp_seq        # packet whose pitch period bp_P was measured (-1: none)
