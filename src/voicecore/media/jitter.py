@@ -4,8 +4,16 @@ s16le mono PCM out per ``pull``.
 :class:`JitterBuffer` is the native class (``voicecore._native.media.jitter``); build
 it from a :class:`JitterConfig` with ``JitterBuffer.from_config`` semantics via
 :func:`make_jitter_buffer`, or pass the same keyword arguments directly.
-Statistics come back as a dict of 64-bit counters plus delay figures (ms);
+``push`` returns a :class:`PushResult` and ``pull_into`` a :class:`FrameKind`
+(IntEnums, so still ints). Statistics come back as a dict of 64-bit counters
+plus delay figures (ms) and the RTCP receiver-report figures;
 :class:`JitterStats` gives them typed names.
+
+Delay: a packet whose delay over the fastest recent packet is within
+``target_delay_ms`` (adaptive, between ``min_delay_ms`` and ``max_delay_ms``)
+is played whole; the output lags the fastest packets by the target plus one
+frame (the frame produced at pull time) plus 3.75 ms (the concealment
+look-back).
 
 Source-address filtering is left to the audio engine (it owns the socket and
 the ``foreign_source`` counter); ``push`` takes only the datagram bytes.
