@@ -49,7 +49,7 @@ from voicecore._native.media.ring cimport (
     sring_request_flush, vc_aec, aec_new, aec_free, aec_read_aligned, vc_fqueue, vc_frame_meta,
     fq_new, fq_free, fq_pop, fq_len,
 )
-from voicecore._native.media.jitter cimport JitterBuffer, JStats
+from voicecore._native.media.jitter cimport JitterBuffer, JStats, JRtcp
 from voicecore._native.media.resample cimport Resampler
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, Ev, Seg, Hist, SessStats, CoreStats, sockaddr_storage, socklen_t,
@@ -910,7 +910,7 @@ cdef class Engine:
         d["out_overflow_samples"] = vc_load_relaxed(&s.out_ring.overflow_samples)
         d["ssrc"] = s.ssrc
         if s.jb != NULL:
-            d.update((<JitterBuffer>s.jb).engine_stats())
+            d.update(_jitter_stats(<JitterBuffer>s.jb))
         return d
 
     def stats(self, bint reset=False) -> dict:
@@ -934,6 +934,20 @@ cdef class Engine:
             memset(&c.work, 0, sizeof(Hist))
             memset(&c.send_late, 0, sizeof(Hist))
         return d
+
+
+cdef dict _jitter_stats(JitterBuffer jb):
+    """The jitter buffer's counters and delay figures, read by the loop while
+    the engine owns it (plain 64-bit reads: each exact, not one snapshot)."""
+    cdef JStats st = jb.stats_c()[0]
+    cdef double jit, tgt, cur
+    cdef JRtcp r
+    cdef dict d = st
+    jb.delay_ms_c(&jit, &tgt, &cur)
+    d["jitter_ms"] = jit
+    d["target_delay_ms"] = tgt
+    d["current_delay_ms"] = cur
+    return d
 
 
 cdef void _free_c(Sess* s) noexcept nogil:
