@@ -576,3 +576,33 @@ def test_the_default_engine_thread_ends_with_its_loop():
         asyncio.run(call())
         gc.collect()
     assert native_threads() <= n0
+
+
+async def test_l16_both_ways_bit_exact(engine, peer):
+    """L16 (payload type 11 here, as aiortp numbers it; 16-bit big-endian)."""
+    b, s = await _backend(engine, peer, payload_type=11)
+    frames = []
+    b.on_audio_received(lambda sess, f: frames.append(f))
+    x = speech(8000, 1.0)
+    if x is None:
+        x = tone(440, 1.0)
+    pk = [rtp(50 + i, 800 + 160 * i, 0x11, x[160 * i:160 * (i + 1)].astype(">i2").tobytes(), pt=11,
+              marker=i == 0) for i in range(len(x) // 160)]
+    await _send_paced(peer, tuple(s.metadata["local_addr"]), pk)
+    await b.send_audio(s, x.tobytes())
+    await b.wait_playback(s)
+    await asyncio.sleep(0.3)
+    out = peer.rtp(11)
+    await b.close()
+    got = np.frombuffer(b"".join(f.data for f in frames), np.int16)
+    assert find_exact(got, x[:-320]) >= 0                          # inbound: sample for sample
+    sent = np.frombuffer(b"".join(p.payload for p in out), ">i2").astype(np.int16)
+    assert np.array_equal(sent, x[: len(sent)]) and len(sent) == len(x)   # outbound: exact
+
+
+def test_l16_jitter_buffer_rejects_odd_payloads():
+    from voicecore.jitter import JitterBuffer, PushResult
+
+    jb = JitterBuffer(payload_types={11: "l16"})
+    assert jb.push(rtp(1, 0, 5, b"\x00" * 321, pt=11), 0) == PushResult.MALFORMED
+    assert jb.push(rtp(1, 0, 5, b"\x00" * 320, pt=11), 0) in (PushResult.HELD, PushResult.OK)

@@ -67,7 +67,7 @@ from collections.abc import Mapping
 
 from voicecore._native._buffers cimport Buf, get_input, get_output_fmt, release, KIND_BYTES, KIND_S16
 from voicecore._native.media._jitter.state cimport (
-    JHdr, JSlot, SLOT_EMPTY, CODEC_NONE, CODEC_PCMU, CODEC_PCMA, MAX_DATAGRAM, FR_CAP,
+    JHdr, JSlot, SLOT_EMPTY, CODEC_NONE, CODEC_PCMU, CODEC_PCMA, CODEC_L16, MAX_DATAGRAM, FR_CAP,
     vc_init, vc_load_acquire, vc_store_release, vc_cas_acq_rel,
 )
 from voicecore._native.media._jitter.parse cimport jb_parse
@@ -145,7 +145,8 @@ _DEFAULTS = {
     "fade_start_ms": 10, "silent_after_ms": 60, "blend_ms": 60, "concealment_noise": 0.25,
 }
 _CODECS = {"pcmu": CODEC_PCMU, "ulaw": CODEC_PCMU, "mu-law": CODEC_PCMU, "g711u": CODEC_PCMU,
-           "pcma": CODEC_PCMA, "alaw": CODEC_PCMA, "a-law": CODEC_PCMA, "g711a": CODEC_PCMA}
+           "pcma": CODEC_PCMA, "alaw": CODEC_PCMA, "a-law": CODEC_PCMA, "g711a": CODEC_PCMA,
+           "l16": CODEC_L16}
 
 
 def _int_arg(dict kw, str name, unit):
@@ -193,8 +194,9 @@ cdef class JitterBuffer:
             24000, 32000, 40000 or 48000.
         frame_ms: consumer frame length in ms (5-60, whole samples); ``pull``
             returns ``clock_rate * frame_ms / 1000`` samples of s16le mono.
-        payload_types: negotiated audio payload types, ``{pt: "pcmu"|"pcma"}``
-            (default ``{0: "pcmu", 8: "pcma"}``).
+        payload_types: negotiated audio payload types, ``{pt: "pcmu"|"pcma"|"l16"}``
+            (L16: 16-bit big-endian at the clock rate, RFC 3551; default
+            ``{0: "pcmu", 8: "pcma"}``).
         dtmf_payload_type: RFC 4733 telephone-event PT (0-127, default 101, None = off).
         cn_payload_type: RFC 3389 comfort-noise PT (0-127, default 13, None = off).
         min_delay_ms, max_delay_ms: floor and cap of the adaptive playout delay
@@ -283,7 +285,7 @@ cdef class JitterBuffer:
                 raise TypeError(f"JitterBuffer: {name} must be a bool, got {type(kw[name]).__name__}")
         pts = {0: "pcmu", 8: "pcma"} if kw["payload_types"] is None else kw["payload_types"]
         if not isinstance(pts, Mapping):
-            raise TypeError(f"JitterBuffer: payload_types must be a mapping {{pt: 'pcmu' | 'pcma'}}, "
+            raise TypeError(f"JitterBuffer: payload_types must be a mapping {{pt: 'pcmu' | 'pcma' | 'l16'}}, "
                             f"got {type(pts).__name__}")
         memset(self._s.codec_of_pt, 0, sizeof(self._s.codec_of_pt))
         for pt, codec in pts.items():
@@ -295,7 +297,7 @@ cdef class JitterBuffer:
             key = str(codec).lower()
             if key not in _CODECS:
                 raise ValueError(f"JitterBuffer: payload_types[{pt}] = {codec!r}: unsupported codec "
-                                 f"(use 'pcmu' or 'pcma')")
+                                 f"(use 'pcmu', 'pcma' or 'l16')")
             self._s.codec_of_pt[pt] = _CODECS[key]
         self._s.dtmf_pt = _pt_arg(kw, "dtmf_payload_type")
         self._s.cn_pt = _pt_arg(kw, "cn_payload_type")
@@ -310,7 +312,9 @@ cdef class JitterBuffer:
         self._s.frame = clock_rate * frame_ms // 1000
         self._s.capacity = capacity
         self._s.mask = capacity - 1
-        self._s.max_payload = min(MAX_DATAGRAM - 12, clock_rate // 5)
+        # bytes of 200 ms of media: 1 per sample for G.711, 2 for L16
+        width = 2 if any(self._s.codec_of_pt[pt] == CODEC_L16 for pt in range(128)) else 1
+        self._s.max_payload = min(MAX_DATAGRAM - 12, width * clock_rate // 5)
         self._s.dl = 30 * self._s.r8
         self._s.min_delay = min_delay_ms * clock_rate // 1000
         self._s.max_delay = max_delay_ms * clock_rate // 1000

@@ -3,7 +3,7 @@
 from libc.stdint cimport uint8_t, uint32_t
 from voicecore._native.media._jitter.types cimport R_OK, R_MALFORMED, R_OVERSIZE, R_UNKNOWN_PT, R_FOREIGN
 from voicecore._native.media._jitter.state cimport (
-    JBState, JHdr, KIND_MEDIA, KIND_DTMF, KIND_CN, CODEC_NONE, MAX_DATAGRAM,
+    JBState, JHdr, KIND_MEDIA, KIND_DTMF, KIND_CN, CODEC_NONE, CODEC_L16, MAX_DATAGRAM,
 )
 
 
@@ -56,6 +56,8 @@ cdef inline int jb_parse(const JBState* s, const uint8_t* d, Py_ssize_t n, JHdr*
         h.kind = KIND_MEDIA
         if h.plen > s.max_payload:
             return R_OVERSIZE
+        if h.codec == CODEC_L16 and h.plen & 1:
+            return R_MALFORMED              # L16 carries whole 16-bit samples
     h.seq = (d[2] << 8) | d[3]
     h.ts = (<uint32_t>d[4] << 24) | (<uint32_t>d[5] << 16) | (<uint32_t>d[6] << 8) | d[7]
     h.ssrc = (<uint32_t>d[8] << 24) | (<uint32_t>d[9] << 16) | (<uint32_t>d[10] << 8) | d[11]

@@ -5,7 +5,7 @@
 from libc.math cimport fabs, llround, pow as cpow
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, memmove
-from voicecore._native.media.g711 cimport ulaw_decode, alaw_decode
+from voicecore._native.media._jitter.codec cimport jb_decode
 from voicecore._native.media._jitter.types cimport K_AUDIO, K_CONCEALED, K_SILENCE, K_COMFORT_NOISE
 from voicecore._native.media._jitter.state cimport (
     JBState, JPlc, JSlot, SLOT_MEDIA, SLOT_NONMEDIA, SLOT_PLAYED, KIND_CN, CODEC_PCMA,
@@ -122,11 +122,8 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
                     m = <int>(sl.ns - off)
                     if m > n:
                         m = n
-                    src = s.pay + (s.read_seq & s.mask) * s.max_payload + off
-                    if sl.codec == CODEC_PCMA:
-                        alaw_decode(src, s.hist + s.hist_end, m)
-                    else:
-                        ulaw_decode(src, s.hist + s.hist_end, m)
+                    src = s.pay + (s.read_seq & s.mask) * s.max_payload
+                    jb_decode(sl.codec, src, off, s.hist + s.hist_end, m)
                     if c.active and c.joined:
                         c.active = False       # two-sided interpolation already joined
                     if c.active:

@@ -22,7 +22,7 @@
 from libc.math cimport copysign, sqrt
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
-from voicecore._native.media.g711 cimport ulaw_decode, alaw_decode
+from voicecore._native.media._jitter.codec cimport jb_decode
 from voicecore._native.media._jitter.state cimport JBState, JPlc, JSlot, CODEC_PCMA, F_CONCEAL
 
 
@@ -457,10 +457,7 @@ cdef inline void jb_future(JBState* s, const JSlot* fut) noexcept nogil:
     P = n + (n >> 2)                    # decode enough for the wrap smoothing too
     if P > fut.ns:
         P = fut.ns
-    if fut.codec == CODEC_PCMA:
-        alaw_decode(fp, d16, P)
-    else:
-        ulaw_decode(fp, d16, P)
+    jb_decode(fut.codec, fp, 0, d16, P)
     n8 = n // r8
     if r8 == 1:
         jb_norm12_16(d16, d12, n8)

@@ -19,6 +19,7 @@ from voicecore._native.media._jitter.rtcp cimport jb_rr_init, jb_rr_update, jb_r
 from voicecore._native.media._jitter.parse cimport jb_parse
 from voicecore._native.media._jitter.delay cimport jb_now_s, jb_ref, jb_timing
 from voicecore._native.media._jitter.dtmf cimport jb_dtmf, jb_dtmf_timeout
+from voicecore._native.media._jitter.codec cimport jb_samples
 
 
 cdef inline bint jb_consistent(const JBState* s, uint32_t ts, int64_t now) noexcept nogil:
@@ -127,6 +128,7 @@ cdef inline int jb_accept(JBState* s, int64_t ext, uint16_t seq, uint32_t ts, in
     cdef int64_t ext_ts = s.ref_ext_ts + <int32_t>(ts - s.ref_ts32)
     cdef JSlot* sl = &s.slots[ext & s.mask]
     cdef bint dup = sl.seq == ext and sl.state != SLOT_EMPTY
+    cdef int ns = jb_samples(codec, plen) if kind == KIND_MEDIA else 0   # samples (ts units)
     if rr:
         jb_rr_update(&s.rr, seq)
     if dup:
@@ -142,17 +144,17 @@ cdef inline int jb_accept(JBState* s, int64_t ext, uint16_t seq, uint32_t ts, in
     else:
         s.st.reordered += 1
     if kind == KIND_MEDIA:
-        if plen > 0:
-            s.pkt_ns = plen
+        if ns > 0:
+            s.pkt_ns = ns
         jb_timing(s, ext_ts, now)
         if ext_ts >= s.max_media_ts:
             s.max_media_ts = ext_ts
             s.max_arrival = now
-        if ext_ts + plen > s.media_end:
-            s.media_end = ext_ts + plen
-    if ext < s.read_seq or (kind == KIND_MEDIA and plen > 0 and ext_ts + plen <= s.play_ts):
+        if ext_ts + ns > s.media_end:
+            s.media_end = ext_ts + ns
+    if ext < s.read_seq or (kind == KIND_MEDIA and ns > 0 and ext_ts + ns <= s.play_ts):
         return R_LATE
-    if kind == KIND_MEDIA and plen > 0 and ext_ts < s.play_ts:
+    if kind == KIND_MEDIA and ns > 0 and ext_ts < s.play_ts:
         s.st.late_partial += 1          # its start was already concealed: played from the middle
     if ext >= s.read_seq + s.capacity:
         jb_overflow(s, ext)
@@ -161,9 +163,9 @@ cdef inline int jb_accept(JBState* s, int64_t ext, uint16_t seq, uint32_t ts, in
     sl.ts = ext_ts
     sl.kind = <uint8_t>kind
     sl.codec = <uint8_t>codec
-    if kind == KIND_MEDIA and plen > 0:
+    if kind == KIND_MEDIA and ns > 0:
         sl.state = SLOT_MEDIA
-        sl.ns = plen
+        sl.ns = ns
         memcpy(s.pay + (ext & s.mask) * s.max_payload, p, plen)
     else:
         sl.state = SLOT_NONMEDIA       # DTMF, CN, or an empty / padding-only packet
@@ -443,7 +445,7 @@ cdef inline int jb_push(JBState* s, const uint8_t* d, Py_ssize_t n, int64_t now)
             # already behind the playout position: counted late if it never
             # validates (a burst released after a network freeze)
             if (h.kind == KIND_MEDIA and s.ref_ext_ts + <int32_t>(h.ts - s.ref_ts32)
-                    + h.plen <= s.play_ts):
+                    + jb_samples(h.codec, h.plen) <= s.play_ts):
                 h.marker |= CAND_LATE
             return jb_candidate(s, h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
         code = jb_accept(s, s.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now, True)

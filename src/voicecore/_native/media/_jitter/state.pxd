@@ -37,6 +37,7 @@ cdef enum:
     CODEC_NONE = 0
     CODEC_PCMU = 1
     CODEC_PCMA = 2
+    CODEC_L16 = 3              # 16-bit big-endian PCM (RFC 3551)
 
 # what went into the frame being produced (pull_c's result is derived from it)
 cdef enum:
