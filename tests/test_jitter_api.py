@@ -45,7 +45,7 @@ def test_intenums_are_exported_and_returned():
     (dict(blend_ms=300), ValueError, ["JitterBuffer", "blend_ms", "0-200"]),
     (dict(concealment_noise=2), ValueError, ["JitterBuffer", "concealment_noise", "[0, 1]"]),
     (dict(concealment_noise="x"), TypeError, ["JitterBuffer", "concealment_noise"]),
-    (dict(payload_types={0: "opus"}), ValueError, ["JitterBuffer", "payload_types[0]", "'pcmu' or 'pcma'"]),
+    (dict(payload_types={0: "opus"}), ValueError, ["JitterBuffer", "payload_types[0]", "'pcmu', 'pcma' or 'l16'"]),
     (dict(payload_types={"0": "pcmu"}), TypeError, ["JitterBuffer", "payload_types", "0-127"]),
     (dict(payload_types={200: "pcmu"}), ValueError, ["JitterBuffer", "payload_types", "0-127"]),
     (dict(payload_types=[0, 8]), TypeError, ["JitterBuffer", "payload_types", "mapping"]),
