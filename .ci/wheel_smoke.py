@@ -9,7 +9,7 @@ import warnings
 MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring.sample", "media.ring.aec",
            "media.ring.frames", "providers._sherpa_lib", "providers.sherpa", "providers.sherpa_tts"]
 if sys.platform.startswith("linux"):
-    MODULES += ["engine.rtcp", "engine.tick", "engine.io", "engine.engine"]
+    MODULES += ["engine.rtcp", "engine.addr", "engine.sink", "engine.stats", "engine.tick", "engine.io", "engine.engine"]
 
 for name in MODULES:
     importlib.import_module(f"voicecore._native.{name}")

@@ -28,11 +28,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from voicecore._tasks import log_task_exception
@@ -47,81 +45,25 @@ from voicecore.backends.base import (
     VoiceBackend,
 )
 from voicecore.base import (
-    PCM16_FORMATS,
     AudioChunk,
     BargeInCallback,
     VoiceCapability,
     VoiceSession,
     VoiceSessionState,
 )
+from voicecore.backends._rtp_calls import (
+    STATIC_PAYLOADS,
+    UNSUPPORTED,
+    AudioBatch,
+    _Call,
+    _check_chunk,
+    payload_codec,
+)
 from voicecore.events import DTMFEvent
 
-__all__ = ["AudioBatch", "RTPVoiceBackend", "payload_codec"]
+__all__ = ["STATIC_PAYLOADS", "UNSUPPORTED", "AudioBatch", "RTPVoiceBackend", "payload_codec"]
 
 logger = logging.getLogger("voicecore.voice.rtp")
-
-#: Payload types voicecore decodes and encodes natively, with their formats.
-STATIC_PAYLOADS = {0: "pcmu", 8: "pcma", 11: "l16"}
-#: Payload types known but not (yet) decodable here.
-UNSUPPORTED = {9: "G.722", 111: "Opus", 3: "GSM", 4: "G.723", 18: "G.729"}
-
-
-
-def payload_codec(payload_type: int, codec: str | None = None) -> str:
-    """The native format ('pcmu', 'pcma', 'l16') of ``payload_type``, or a
-    ValueError naming the payload type and what is supported."""
-    if codec is not None:
-        name = codec.lower()
-        if name not in ("pcmu", "pcma", "l16"):
-            raise ValueError(
-                f"RTPVoiceBackend: codec must be 'pcmu', 'pcma' or 'l16', got {codec!r}"
-            )
-        return name
-    name = STATIC_PAYLOADS.get(payload_type)
-    if name is None:
-        known = UNSUPPORTED.get(payload_type, "an unknown codec")
-        raise ValueError(
-            f"RTPVoiceBackend: payload type {payload_type} ({known}) cannot be decoded by voicecore; "
-            "supported: 0 (PCMU), 8 (PCMA), 11 (L16), or a dynamic payload type with codec='l16'"
-        )
-    return name
-
-
-@dataclass
-class AudioBatch:
-    """All frames of one engine wake-up for the sessions of one backend
-    (``RTPVoiceBackend.on_audio_batch``).
-
-    Attributes:
-        sessions: the VoiceSession of each frame (same order as ``frames``).
-        frames: int16 array, shape (n, samples): s16 mono at ``sample_rate``.
-        lengths: valid samples of each row (the rest is zero).
-        kinds: per frame 0 audio, 1 concealed, 2 silence, 3 comfort noise.
-        sample_rate: Hz.
-    """
-
-    sessions: list[VoiceSession]
-    frames: Any
-    lengths: Any
-    kinds: Any
-    sample_rate: int
-
-
-class _Call:
-    """Per-session state of the backend."""
-
-    __slots__ = ("session", "es", "last_token", "lock", "disconnected", "frame_ms", "rate", "discarded")
-
-    def __init__(self, session: VoiceSession, es: Any, rate: int, frame_ms: int) -> None:
-        self.session = session
-        self.es = es
-        self.last_token = 0
-        self.lock = threading.Lock()
-        self.disconnected = False
-        self.frame_ms = frame_ms
-        self.rate = rate
-        self.discarded = False
-
 
 class RTPVoiceBackend(VoiceBackend):
     """VoiceBackend sending and receiving audio over RTP, natively.
@@ -364,7 +306,7 @@ class RTPVoiceBackend(VoiceBackend):
             es.set_flags(played=True)
 
     def _make_sink(self, call: _Call) -> Any:
-        from voicecore._native.engine.engine import BATCH, FrameSink
+        from voicecore._native.engine.sink import BATCH, FrameSink
 
         if self._batch_callback is not None:
             return BATCH
@@ -646,14 +588,3 @@ class RTPVoiceBackend(VoiceBackend):
                     call.es.set_flags(played=False)
 
         return unsubscribe
-
-
-def _check_chunk(chunk: AudioChunk) -> None:
-    if chunk.format not in PCM16_FORMATS:
-        raise ValueError(f"RTPVoiceBackend: chunks must be s16le PCM, got format {chunk.format!r}")
-    if chunk.channels != 1:
-        raise ValueError(f"RTPVoiceBackend: chunks must be mono, got {chunk.channels} channels")
-    if not 1 <= chunk.sample_rate <= 192000:
-        raise ValueError(f"RTPVoiceBackend: chunk sample_rate must be 1-192000 Hz, got {chunk.sample_rate}")
-    if len(chunk.data) % 2:
-        raise ValueError(f"RTPVoiceBackend: s16le chunk data must have an even length, got {len(chunk.data)}")

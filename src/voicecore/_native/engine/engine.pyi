@@ -18,10 +18,9 @@ __all__ = [
     "FLAG_MUTED",
     "FLAG_PLAYED",
     "Engine",
-    "FrameSink",
 ]
 
-BATCH: Final[object]
+from voicecore._native.engine.sink import BATCH as BATCH
 CODECS: dict[str, int]
 EVENT_NAMES: dict[int, str]
 FLAG_DELIVER: int
@@ -29,30 +28,6 @@ FLAG_PLAYED: int
 FLAG_LATCH: int
 FLAG_DELIVER_EARLY: int
 FLAG_MUTED: int
-
-@final
-class FrameSink:
-    def __new__(
-        cls,
-        owner: Any,
-        session: Any,
-        frame_cls: type,
-        sample_rate: int,
-        frame_ms: float,
-        spawn: Callable[[Any], object],
-    ) -> FrameSink: ...
-    @property
-    def owner(self) -> Any: ...
-    @property
-    def session(self) -> Any: ...
-    @property
-    def frame_cls(self) -> type: ...
-    @property
-    def spawn(self) -> Callable[[Any], object]: ...
-    @property
-    def sample_rate(self) -> int: ...
-    @property
-    def frame_ms(self) -> float: ...
 
 @final
 class Engine:

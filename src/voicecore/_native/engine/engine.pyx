@@ -1,4 +1,7 @@
 # cython: freethreading_compatible=True
+# This file is long because the Python face of the engine is one cdef class
+# (sessions, outbound audio, the loop-side drain, statistics) over the shared
+# Core; its helpers already live in addr.pyx, sink.pyx and stats.pyx.
 """The audio I/O engine: one native thread that carries every call's RTP.
 
 An :class:`Engine` owns one thread that never takes the GIL (io.pyx): it
@@ -60,14 +63,15 @@ from voicecore._native.engine.core cimport (
 )
 from voicecore._native.engine.queues cimport ev_pop, hist_value
 from voicecore._native.engine.io cimport core_start, core_join, cmd_push
+from voicecore._native.engine.addr cimport set_addr
+from voicecore._native.engine.sink cimport FrameSink
+from voicecore._native.engine.stats cimport hist_dict, session_stats, core_stats
+from voicecore._native.engine.sink import BATCH
 
 import os
 import socket as _socket
 
 import numpy as np
-
-#: Sink marker: deliver this session's frames through drain()'s batch_sink.
-BATCH = object()
 
 cdef extern from "vc_io.h" nogil:
     int64_t vc_now_ns()
@@ -104,26 +108,6 @@ cdef extern from *:
     """
     int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns) nogil
 
-cdef extern from "<netinet/in.h>" nogil:
-    cdef struct in_addr:
-        uint32_t s_addr
-    cdef struct in6_addr:
-        uint8_t s6_addr[16]
-    cdef struct sockaddr_in:
-        unsigned short sin_family
-        uint16_t sin_port
-        in_addr sin_addr
-    cdef struct sockaddr_in6:
-        unsigned short sin6_family
-        uint16_t sin6_port
-        uint32_t sin6_flowinfo
-        in6_addr sin6_addr
-        uint32_t sin6_scope_id
-    uint16_t htons(uint16_t x)
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char* src, void* dst)
-
 cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(void* m, const void* attr)
     int pthread_mutex_destroy(void* m)
@@ -134,7 +118,7 @@ cdef extern from "<unistd.h>" nogil:
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_MONOTONIC
 
-__all__ = ["BATCH", "Engine", "FrameSink", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
+__all__ = ["BATCH", "Engine", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
            "FLAG_DELIVER_EARLY", "FLAG_MUTED"]
 
 #: Outbound payload formats by name.
@@ -147,124 +131,11 @@ FLAG_LATCH = F_LATCH
 FLAG_DELIVER_EARLY = F_DELIVER_EARLY
 FLAG_MUTED = F_MUTED
 
-cdef tuple _SESS_STAT_NAMES = (
-    "foreign_source", "foreign_rtcp", "recv_errors", "consumer_overflow", "frames_delivered",
-    "packets_sent", "octets_sent", "send_errors", "frames_sent", "pacer_underruns",
-    "pacer_max_behind_ns", "dtmf_sent", "dtmf_dropped", "rtcp_sent", "rtcp_received",
-    "rtcp_malformed", "latches", "played_overflow", "events_dropped", "segments_dropped",
-)
-cdef tuple _CORE_STAT_NAMES = (
-    "ticks", "ticks_late", "ticks_caught_up", "ticks_skipped", "wakeups", "epoll_wakeups",
-    "datagrams", "frame_overflow", "played_overflow", "event_overflow", "commands", "errors",
-    "sessions",
-)
-
-
 cdef uint64_t _pow2(uint64_t n):
     cdef uint64_t p = 1
     while p < n:
         p <<= 1
     return p
-
-
-cdef int _set_addr(sockaddr_storage* ss, socklen_t* ln, object addr, int family) except -1:
-    """Fill ``ss`` from a (host, port[, flowinfo, scope_id]) tuple, resolving
-    names with getaddrinfo in ``family``."""
-    cdef sockaddr_in* a4
-    cdef sockaddr_in6* a6
-    if not isinstance(addr, tuple) or len(addr) < 2:
-        raise TypeError(f"address must be a (host, port) tuple, got {addr!r}")
-    host, port = addr[0], addr[1]
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int 0-65535, got {port!r}")
-    infos = _socket.getaddrinfo(host, port, family, _socket.SOCK_DGRAM)
-    if not infos:
-        raise OSError(f"cannot resolve {host!r}")
-    sa = infos[0][4]
-    memset(ss, 0, sizeof(sockaddr_storage))
-    if family == _socket.AF_INET:
-        a4 = <sockaddr_in*>ss
-        a4.sin_family = _socket.AF_INET
-        a4.sin_port = htons(<uint16_t>sa[1])
-        if inet_pton(_socket.AF_INET, sa[0].encode(), &a4.sin_addr) != 1:
-            raise ValueError(f"not an IPv4 address: {sa[0]!r}")
-        ln[0] = sizeof(sockaddr_in)
-    else:
-        a6 = <sockaddr_in6*>ss
-        a6.sin6_family = _socket.AF_INET6
-        a6.sin6_port = htons(<uint16_t>sa[1])
-        if inet_pton(_socket.AF_INET6, sa[0].split("%")[0].encode(), &a6.sin6_addr) != 1:
-            raise ValueError(f"not an IPv6 address: {sa[0]!r}")
-        a6.sin6_flowinfo = sa[2] if len(sa) > 2 else 0
-        a6.sin6_scope_id = sa[3] if len(sa) > 3 else 0
-        ln[0] = sizeof(sockaddr_in6)
-    return 0
-
-
-cdef dict _hist_dict(const Hist* h, double scale):
-    """count / p50 / p99 / max / mean of a histogram, values * scale."""
-    cdef uint64_t acc = 0, q50, q99, n = h.n
-    cdef int b
-    cdef double p50 = 0.0, p99 = 0.0
-    cdef bint got50 = False
-    if n == 0:
-        return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
-    q50 = (n + 1) // 2
-    q99 = n - n // 100
-    for b in range(HIST_BUCKETS):
-        acc += h.b[b]
-        if not got50 and acc >= q50:
-            p50 = hist_value(b) * scale
-            got50 = True
-        if acc >= q99:
-            p99 = hist_value(b) * scale
-            break
-    if p99 > h.max * scale:
-        p99 = h.max * scale
-    if p50 > h.max * scale:
-        p50 = h.max * scale
-    return {"count": n, "p50": p50, "p99": p99, "max": h.max * scale, "mean": h.sum * scale / n}
-
-
-@cython.final
-cdef class FrameSink:
-    """Fast per-frame delivery for a backend: :meth:`Engine.drain` builds the
-    AudioFrame itself (``frame_cls`` with ``data``, ``sample_rate``,
-    ``channels`` 1, ``sample_width`` 2, ``timestamp_ms`` and ``metadata``
-    ``{"frame_kind": ...}``, without re-running its validation: the engine's
-    frames are valid by construction) and calls
-    ``owner._audio_received_callback(session, frame)``; a result that is not
-    None goes to ``spawn`` (the backend runs awaitables as tasks)."""
-    cdef readonly object owner
-    cdef readonly object session
-    cdef readonly object frame_cls
-    cdef readonly object spawn
-    cdef readonly int sample_rate
-    cdef readonly double frame_ms
-
-    def __cinit__(self, owner, session, frame_cls, int sample_rate, double frame_ms, spawn):
-        self.owner = owner
-        self.session = session
-        self.frame_cls = frame_cls
-        self.sample_rate = sample_rate
-        self.frame_ms = frame_ms
-        self.spawn = spawn
-
-    cdef inline void deliver(self, bytes pcm, int kind, uint64_t frame_no) except *:
-        cb = self.owner._audio_received_callback
-        if cb is None:
-            return
-        frame = _object_new(self.frame_cls)
-        frame.__dict__ = {"data": pcm, "sample_rate": self.sample_rate, "channels": 1,
-                          "sample_width": 2, "timestamp_ms": frame_no * self.frame_ms,
-                          "metadata": {"frame_kind": _KIND_NAMES[kind & 3]}}
-        r = cb(self.session, frame)
-        if r is not None:
-            self.spawn(r)
-
-
-cdef object _object_new = object.__new__
-cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
 
 
 @cython.final
@@ -541,10 +412,10 @@ cdef class Engine:
             s.rtcp_fd = rtcp_fd
             s.rtcp_on = rtcp and rtcp_interval > 0
             s.rtcp_interval_s = rtcp_interval
-            _set_addr(&s.remote, &s.remote_len, remote, family)
+            set_addr(&s.remote, &s.remote_len, remote, family)
             if remote_rtcp is None:
                 remote_rtcp = (remote[0], remote[1] + 1 if remote[1] else 0)
-            _set_addr(&s.remote_rtcp, &s.remote_rtcp_len, remote_rtcp, family)
+            set_addr(&s.remote_rtcp, &s.remote_rtcp_len, remote_rtcp, family)
             s.jb = <PyObject*>jitter
             s.in_rs = <PyObject*>in_resampler if in_resampler is not None else NULL
             s.clock_rate = clock
@@ -659,10 +530,10 @@ cdef class Engine:
     def set_remote(self, int idx, remote, remote_rtcp=None, int family=2) -> None:
         """Send to a new peer address from the next packet on (re-INVITE)."""
         cdef Sess* s = self._get(idx, 0, "set_remote")
-        _set_addr(&s.pending_remote, &s.pending_remote_len, remote, family)
+        set_addr(&s.pending_remote, &s.pending_remote_len, remote, family)
         if remote_rtcp is None:
             remote_rtcp = (remote[0], remote[1] + 1)
-        _set_addr(&s.pending_remote_rtcp, &s.pending_remote_rtcp_len, remote_rtcp, family)
+        set_addr(&s.pending_remote_rtcp, &s.pending_remote_rtcp_len, remote_rtcp, family)
         self._cmd(C_SET_REMOTE, idx, 0, 0)
 
     # ------------------------------------------------------------ outbound
@@ -895,23 +766,7 @@ cdef class Engine:
         packets_sent, pacer_underruns, rtcp figures, ...). Each value is
         exact; the set is read while the thread runs, so it is not one
         snapshot."""
-        cdef Sess* s = self._get(idx, 0, "session_stats")
-        cdef uint64_t* v = <uint64_t*>&s.st
-        cdef dict d = {}
-        cdef int i
-        for i, name in enumerate(_SESS_STAT_NAMES):
-            d[name] = v[i]
-        d["peer_fraction_lost"] = s.st.peer_fraction_lost / 256.0
-        d["peer_cumulative_lost"] = s.st.peer_cumulative_lost
-        d["peer_jitter_ms"] = s.st.peer_jitter * 1000.0 / s.clock_rate
-        d["rtt_ms"] = s.st.rtt_us / 1000.0 if s.st.rtt_us else None
-        d["pacer_max_behind_ms"] = s.st.pacer_max_behind_ns / 1e6
-        del d["pacer_max_behind_ns"]
-        d["out_overflow_samples"] = vc_load_relaxed(&s.out_ring.overflow_samples)
-        d["ssrc"] = s.ssrc
-        if s.jb != NULL:
-            d.update(_jitter_stats(<JitterBuffer>s.jb))
-        return d
+        return session_stats(self._get(idx, 0, "session_stats"))
 
     def stats(self, bint reset=False) -> dict:
         """Engine counters and the tick lateness / work time and outbound
@@ -919,14 +774,7 @@ cdef class Engine:
         ``reset``: start the distributions afresh after reading them (the
         counters keep counting)."""
         cdef Core* c = self.c
-        cdef uint64_t* v = <uint64_t*>&c.st
-        cdef dict d = {}
-        cdef int i
-        for i, name in enumerate(_CORE_STAT_NAMES):
-            d[name] = v[i]
-        d["tick_lateness_ms"] = _hist_dict(&c.lateness, 1e-6)
-        d["tick_work_ms"] = _hist_dict(&c.work, 1e-6)
-        d["send_lateness_ms"] = _hist_dict(&c.send_late, 1e-6)
+        cdef dict d = core_stats(c)
         d["period_ms"] = self.period_ms
         d["subslots"] = self.subslots
         if reset:
@@ -934,20 +782,6 @@ cdef class Engine:
             memset(&c.work, 0, sizeof(Hist))
             memset(&c.send_late, 0, sizeof(Hist))
         return d
-
-
-cdef dict _jitter_stats(JitterBuffer jb):
-    """The jitter buffer's counters and delay figures, read by the loop while
-    the engine owns it (plain 64-bit reads: each exact, not one snapshot)."""
-    cdef JStats st = jb.stats_c()[0]
-    cdef double jit, tgt, cur
-    cdef JRtcp r
-    cdef dict d = st
-    jb.delay_ms_c(&jit, &tgt, &cur)
-    d["jitter_ms"] = jit
-    d["target_delay_ms"] = tgt
-    d["current_delay_ms"] = cur
-    return d
 
 
 cdef void _free_c(Sess* s) noexcept nogil:

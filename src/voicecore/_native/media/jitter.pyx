@@ -1,5 +1,5 @@
 # cython: freethreading_compatible=True
-"""RTP jitter buffer with G.711 Appendix I style packet loss concealment.
+"""RTP jitter buffer (G.711, L16) with G.711 Appendix I style packet loss concealment.
 
 One :class:`JitterBuffer` receives the raw RTP datagrams of one call with their
 arrival time (``push``) and hands out exactly one frame of s16le mono PCM per
@@ -22,7 +22,6 @@ re-anchors the timeline after 2 sequential packets arriving at pace (counted
 in ``sequence_restarts``); a burst released after a network freeze is late,
 not a new timeline. RFC 4733 events and RFC 3389 comfort noise occupy their
 sequence numbers as non-media.
-
 Another SSRC never interrupts the established stream: its packets are
 ``foreign_ssrc`` on arrival. It takes over (``ssrc_switches``) only when the
 established stream has stopped: two sequential packets of it arrived after
@@ -195,8 +194,7 @@ cdef class JitterBuffer:
         frame_ms: consumer frame length in ms (5-60, whole samples); ``pull``
             returns ``clock_rate * frame_ms / 1000`` samples of s16le mono.
         payload_types: negotiated audio payload types, ``{pt: "pcmu"|"pcma"|"l16"}``
-            (L16: 16-bit big-endian at the clock rate, RFC 3551; default
-            ``{0: "pcmu", 8: "pcma"}``).
+            (L16: RFC 3551 big-endian; default ``{0: "pcmu", 8: "pcma"}``).
         dtmf_payload_type: RFC 4733 telephone-event PT (0-127, default 101, None = off).
         cn_payload_type: RFC 3389 comfort-noise PT (0-127, default 13, None = off).
         min_delay_ms, max_delay_ms: floor and cap of the adaptive playout delay
@@ -312,9 +310,8 @@ cdef class JitterBuffer:
         self._s.frame = clock_rate * frame_ms // 1000
         self._s.capacity = capacity
         self._s.mask = capacity - 1
-        # bytes of 200 ms of media: 1 per sample for G.711, 2 for L16
-        width = 2 if any(self._s.codec_of_pt[pt] == CODEC_L16 for pt in range(128)) else 1
-        self._s.max_payload = min(MAX_DATAGRAM - 12, width * clock_rate // 5)
+        width = 2 if CODEC_L16 in self._s.codec_of_pt else 1       # bytes per sample (L16: 2)
+        self._s.max_payload = min(MAX_DATAGRAM - 12, width * clock_rate // 5)    # 200 ms
         self._s.dl = 30 * self._s.r8
         self._s.min_delay = min_delay_ms * clock_rate // 1000
         self._s.max_delay = max_delay_ms * clock_rate // 1000
