@@ -282,3 +282,24 @@ def test_l16_jitter_buffer_rejects_odd_payloads():
     jb = JitterBuffer(payload_types={11: "l16"})
     assert jb.push(rtp(1, 0, 5, b"\x00" * 321, pt=11), 0) == PushResult.MALFORMED
     assert jb.push(rtp(1, 0, 5, b"\x00" * 320, pt=11), 0) in (PushResult.HELD, PushResult.OK)
+
+
+@pytest.mark.parametrize("mode", ["silence", "cn"])
+async def test_keepalive_while_idle(engine, peer, mode):
+    b, s = await _backend(engine, peer, keepalive=mode)
+    await asyncio.sleep(0.55)
+    await b.send_audio(s, tone(300, 0.1).tobytes())
+    await b.wait_playback(s)
+    await asyncio.sleep(0.1)
+    pk = peer.rtp()
+    await b.close()
+    media = [p for p in pk if p.pt == 0]
+    if mode == "silence":
+        # a continuous stream: one packet per 20 ms, silence then the tone, one timeline
+        assert len(media) >= 30
+        assert [(p.seq - media[0].seq) & 0xFFFF for p in media] == list(range(len(media)))
+        assert all(set(p.payload) == {0xFF} for p in media[:20])
+    else:
+        cn = [p for p in pk if p.pt == 13]
+        assert len(cn) >= 2 and all(p.payload == b"\x7f" for p in cn)   # at once, then every 500 ms
+        assert len(media) == 5 and media[0].marker

@@ -95,6 +95,10 @@ class RTPVoiceBackend(VoiceBackend):
         min_delay_ms, max_delay_ms: range of the adaptive playout delay.
         port_range: ``(first, last)``: even RTP ports from this range.
         rtcp_mux: send and expect RTCP on the RTP port (RFC 5761).
+        keepalive: what to send while nothing is queued: 'none' (as
+            roomkit), 'silence' (a continuous stream of encoded silence) or
+            'cn' (RFC 3389 comfort noise every 500 ms), for peers whose RTP
+            timeout would otherwise end a quiet call.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class RTPVoiceBackend(VoiceBackend):
         max_delay_ms: int = 200,
         port_range: tuple[int, int] | None = None,
         rtcp_mux: bool = False,
+        keepalive: str = "none",
     ) -> None:
         self._codec = payload_codec(payload_type, codec)
         if clock_rate not in (8000, 16000, 24000, 32000, 48000):
@@ -143,6 +148,9 @@ class RTPVoiceBackend(VoiceBackend):
         self._max_delay = max_delay_ms
         self._port_range = port_range
         self._rtcp_mux = rtcp_mux
+        if keepalive not in ("none", "silence", "cn"):
+            raise ValueError(f"RTPVoiceBackend: keepalive must be 'none', 'silence' or 'cn', got {keepalive!r}")
+        self._keepalive = keepalive
 
         self._audio_received_callback: AudioReceivedCallback | None = None
         self._audio_received_async = False
@@ -256,6 +264,7 @@ class RTPVoiceBackend(VoiceBackend):
                 max_delay_ms=self._max_delay,
                 allocated_port=port,
                 port_allocator=self._port_allocator,
+                keepalive=self._keepalive,
             )
         except BaseException:
             rtp_sock.close()

@@ -23,6 +23,9 @@ DIGIT_CODES = {d: i for i, d in enumerate(_DIGITS)}
 EV_READY, EV_REMOVED, EV_DTMF, EV_INACTIVE, EV_ACTIVE, EV_BYE, EV_PLAYED, EV_ERROR = range(1, 9)
 EV_DTMF_SENT, EV_LATCHED, EV_RTCP = 9, 10, 11
 FLAG_DELIVER, FLAG_PLAYED, FLAG_LATCH, FLAG_DELIVER_EARLY, FLAG_MUTED = 1, 2, 4, 8, 16
+FLAG_IDLE_SILENCE, FLAG_IDLE_CN = 32, 64
+#: What a session sends while it has nothing to play.
+KEEPALIVE = {"none": 0, "silence": FLAG_IDLE_SILENCE, "cn": FLAG_IDLE_CN}
 
 #: Inbound frame kinds (the jitter buffer's FrameKind).
 FRAME_KINDS = ("audio", "concealed", "silence", "comfort_noise")
@@ -137,6 +140,10 @@ class EngineSession:
         aec: keep an AEC reference ring of what was sent (1 s at the clock rate).
         deliver_early: deliver silence frames from the start, before the
             first packet (default: from the first packet on).
+        keepalive: what to send while nothing is queued: 'none' (nothing,
+            as roomkit), 'silence' (encoded silence every period: a
+            continuous stream) or 'cn' (an RFC 3389 comfort-noise packet every
+            500 ms), so that the peer's RTP timeout does not end the call.
         allocated_port: the port a port allocator gave (released on close).
         port_allocator: the allocator to give it back to.
     """
@@ -165,6 +172,7 @@ class EngineSession:
         out_buffer: int = 32768,
         aec: bool = True,
         deliver_early: bool = False,
+        keepalive: str = "none",
         cname: str | None = None,
         allocated_port: int | None = None,
         port_allocator: Any | None = None,
@@ -205,7 +213,10 @@ class EngineSession:
                 remote_rtcp_addr = self.remote_addr
             else:
                 remote_rtcp_addr = (self.remote_addr[0], self.remote_addr[1] + 1)
-        flags = FLAG_DELIVER | (FLAG_LATCH if latching else 0) | (FLAG_DELIVER_EARLY if deliver_early else 0)
+        if keepalive not in KEEPALIVE:
+            raise ValueError(f"EngineSession: keepalive must be one of {sorted(KEEPALIVE)}, got {keepalive!r}")
+        flags = (FLAG_DELIVER | (FLAG_LATCH if latching else 0) | (FLAG_DELIVER_EARLY if deliver_early else 0)
+                 | KEEPALIVE[keepalive])
         self._flags = flags
         self._out_rate = clock_rate
         self._resamplers: dict[int, Any] = {}
@@ -239,6 +250,7 @@ class EngineSession:
             codec=codec,
             payload_type=payload_type,
             dtmf_payload_type=-1 if dtmf_payload_type is None else dtmf_payload_type,
+            cn_payload_type=13 if cn_payload_type is None else cn_payload_type,
             out_capacity=out_buffer,
             aec_capacity=(1 << (clock_rate - 1).bit_length()) if aec else 0,
             rtcp_interval=rtcp_interval,

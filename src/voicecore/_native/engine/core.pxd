@@ -109,6 +109,8 @@ cdef enum:
     F_LATCH = 4                # NAT latching instead of strict source
     F_DELIVER_EARLY = 8        # deliver silence frames before the first packet
     F_MUTED = 16               # input muted: frames delivered as silence (still paced)
+    F_IDLE_SILENCE = 32        # while nothing is queued, send encoded silence every period
+    F_IDLE_CN = 64             # while nothing is queued, send RFC 3389 comfort noise every 500 ms
 
 cdef struct SessStats:
     # engine-level per-session figures (the jitter buffer keeps its own JStats)
@@ -223,6 +225,8 @@ cdef struct Sess:
     int32_t codec                # OC_*
     int32_t pt
     int32_t dtmf_pt              # -1: none
+    int32_t cn_pt                # RFC 3389 payload type for F_IDLE_CN
+    int64_t next_idle_ns         # next comfort-noise packet while idle
     uint32_t ssrc
     uint16_t seq
     uint32_t ts_base             # RTP timestamp of tick 0

@@ -14,6 +14,8 @@ __all__ = [
     "EVENT_NAMES",
     "FLAG_DELIVER",
     "FLAG_DELIVER_EARLY",
+    "FLAG_IDLE_CN",
+    "FLAG_IDLE_SILENCE",
     "FLAG_LATCH",
     "FLAG_MUTED",
     "FLAG_PLAYED",
@@ -28,6 +30,8 @@ FLAG_PLAYED: int
 FLAG_LATCH: int
 FLAG_DELIVER_EARLY: int
 FLAG_MUTED: int
+FLAG_IDLE_SILENCE: int
+FLAG_IDLE_CN: int
 
 @final
 class Engine:
@@ -68,6 +72,7 @@ class Engine:
         codec: str = "pcmu",
         payload_type: int = 0,
         dtmf_payload_type: int = 101,
+        cn_payload_type: int = 13,
         out_capacity: int = 32768,
         aec_capacity: int = 0,
         rtcp_interval: float = 5.0,

@@ -59,7 +59,7 @@ from voicecore._native.engine.core cimport (
     MAX_QUEUES, N_SEG, HIST_BUCKETS, RECV_BATCH, RECV_BUF, MAX_FRAME,
     S_FREE, S_ADDING, S_ACTIVE, S_RELEASED, OC_PCMU, OC_PCMA, OC_L16,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
-    EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED,
+    EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
 )
 from voicecore._native.engine.queues cimport ev_pop, hist_value
 from voicecore._native.engine.io cimport core_start, core_join, cmd_push
@@ -119,7 +119,7 @@ cdef extern from "<time.h>" nogil:
     enum: CLOCK_MONOTONIC
 
 __all__ = ["BATCH", "Engine", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
-           "FLAG_DELIVER_EARLY", "FLAG_MUTED"]
+           "FLAG_DELIVER_EARLY", "FLAG_MUTED", "FLAG_IDLE_SILENCE", "FLAG_IDLE_CN"]
 
 #: Outbound payload formats by name.
 CODECS = {"pcmu": OC_PCMU, "pcma": OC_PCMA, "l16": OC_L16}
@@ -130,6 +130,8 @@ FLAG_PLAYED = F_PLAYED
 FLAG_LATCH = F_LATCH
 FLAG_DELIVER_EARLY = F_DELIVER_EARLY
 FLAG_MUTED = F_MUTED
+FLAG_IDLE_SILENCE = F_IDLE_SILENCE
+FLAG_IDLE_CN = F_IDLE_CN
 
 cdef uint64_t _pow2(uint64_t n):
     cdef uint64_t p = 1
@@ -335,7 +337,7 @@ cdef class Engine:
 
     def add_session(self, *, int fd, int rtcp_fd=-1, remote, remote_rtcp=None, int family=2,
                     JitterBuffer jitter=None, Resampler in_resampler=None, int out_rate=0,
-                    str codec="pcmu", int payload_type=0, int dtmf_payload_type=101,
+                    str codec="pcmu", int payload_type=0, int dtmf_payload_type=101, int cn_payload_type=13,
                     int out_capacity=32768, int aec_capacity=0, double rtcp_interval=5.0,
                     str cname="voicecore", int inactivity_ms=0, int flags=F_DELIVER,
                     ssrc=None, seq=None, timestamp=None, bint rtcp=True) -> tuple:
@@ -350,7 +352,8 @@ cdef class Engine:
         clock. ``in_resampler``: clock rate -> ``out_rate`` for delivered
         frames (None: frames at the clock rate). ``codec``: outbound payload
         ('pcmu', 'pcma', 'l16') with ``payload_type``; ``dtmf_payload_type``
-        (-1: none). ``out_capacity``: outbound ring, samples (power of two).
+        (-1: none), ``cn_payload_type`` (RFC 3389, for FLAG_IDLE_CN).
+        ``out_capacity``: outbound ring, samples (power of two).
         ``aec_capacity``: AEC reference ring, samples at the clock rate
         (0: none). ``rtcp_interval``: seconds (0 or ``rtcp=False``: no RTCP).
         ``inactivity_ms``: report the session inactive after this long
@@ -446,6 +449,7 @@ cdef class Engine:
             s.codec = CODECS[codec]
             s.pt = payload_type
             s.dtmf_pt = dtmf_payload_type
+            s.cn_pt = cn_payload_type
             rnd = os.urandom(12)
             s.ssrc = <uint32_t>(int.from_bytes(rnd[0:4], "big") if ssrc is None else ssrc)
             s.seq = <uint16_t>(int.from_bytes(rnd[4:6], "big") if seq is None else seq)

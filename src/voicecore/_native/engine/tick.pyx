@@ -27,7 +27,8 @@ from voicecore._native.media.g711 cimport ulaw_encode, alaw_encode
 from voicecore._native.media.jitter cimport JitterBuffer, JDtmfEvent, JRtcp
 from voicecore._native.media.resample cimport Resampler
 from voicecore._native.engine.core cimport (
-    Core, Sess, Seg, F_DELIVER, F_PLAYED, F_DELIVER_EARLY, F_MUTED, OC_PCMU, OC_PCMA, OC_L16,
+    Core, Sess, Seg, F_DELIVER, F_PLAYED, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
+    OC_PCMU, OC_PCMA, OC_L16,
     EV_DTMF, EV_INACTIVE, EV_PLAYED, EV_DTMF_SENT, EV_BYE, EV_RTCP, EV_ERROR, E_SEND, E_RTCP_SEND,
     N_SEG, N_DTMF_OUT, sockaddr_storage, socklen_t,
 )
@@ -285,12 +286,39 @@ cdef inline bint _idle(Sess* s) noexcept nogil:
             and vc_load_acquire(&s.seg_w) == vc_load_relaxed(&s.seg_r))
 
 
+cdef void _idle_packet(Core* c, Sess* s, int64_t deadline, int64_t now) noexcept nogil:
+    """Keep the peer's RTP timer alive while nothing is queued: encoded
+    silence every period (F_IDLE_SILENCE), or an RFC 3389 comfort-noise packet
+    every 500 ms (F_IDLE_CN). Not recorded as played audio."""
+    cdef int32_t F = s.frame_in, i
+    cdef uint32_t ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>F)
+    cdef uint8_t* pay = s.pkt + 12
+    if s.tflags & F_IDLE_SILENCE:
+        _header(s, False, s.pt, ts)
+        if s.codec == OC_L16:
+            memset(pay, 0, 2 * F)
+            _send(c, s, 12 + 2 * F, deadline)
+        else:
+            memset(pay, 0xFF if s.codec == OC_PCMU else 0xD5, F)
+            _send(c, s, 12 + F, deadline)
+    elif now >= s.next_idle_ns:
+        _header(s, False, s.cn_pt, ts)
+        pay[0] = 127                      # -127 dBov: the silence we would have sent
+        _send(c, s, 13, deadline)
+        s.next_idle_ns = now + 500000000
+
+
 cdef inline void _outbound(Core* c, Sess* s, int64_t deadline, int64_t now) noexcept nogil:
     cdef int32_t F = s.frame_in
     cdef uint32_t ts
     cdef bint last
-    if s.out_ring == NULL or _idle(s):
+    if s.out_ring == NULL:
         return
+    if _idle(s):
+        if s.tflags & (F_IDLE_SILENCE | F_IDLE_CN):
+            _idle_packet(c, s, deadline, now)
+        return
+    s.next_idle_ns = 0                    # the next pause starts with a CN packet at once
     ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>F)
     if (s.dt_active or s.dq_len) and _dtmf_tick(c, s, ts, deadline):
         return
