@@ -303,3 +303,25 @@ async def test_keepalive_while_idle(engine, peer, mode):
         cn = [p for p in pk if p.pt == 13]
         assert len(cn) >= 2 and all(p.payload == b"\x7f" for p in cn)   # at once, then every 500 ms
         assert len(media) == 5 and media[0].marker
+
+
+async def test_realtime_priority_is_reported():
+    """SCHED_FIFO when permitted; otherwise normal scheduling and the reason."""
+    import os
+
+    from voicecore.engine import AudioEngine
+
+    eng = AudioEngine(realtime_priority=5)
+    eng.start()
+    try:
+        st = eng.stats()
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+        policies = {os.sched_getscheduler(t) for t in tids}
+        if st["realtime"]:
+            assert os.SCHED_FIFO in policies
+        else:
+            assert st["realtime_error"] and os.SCHED_FIFO not in policies
+    finally:
+        eng.close()
+    with pytest.raises(ValueError, match="realtime_priority"):
+        AudioEngine(realtime_priority=100)

@@ -56,6 +56,8 @@ class AudioEngine:
         event_queue: events that may wait for the loop.
         max_frames_per_wakeup: frames handed to callbacks per loop wake-up; the
             rest is left for the next one so other tasks are not starved.
+        realtime_priority: 1-99 asks SCHED_FIFO for the I/O thread (needs
+            CAP_SYS_NICE; ``stats()["realtime"]`` says whether it took).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class AudioEngine:
         played_queue: int = 2048,
         event_queue: int = 8192,
         max_frames_per_wakeup: int = 4096,
+        realtime_priority: int = 0,
     ) -> None:
         mod = _native()
         self.native = mod.Engine(
@@ -77,6 +80,7 @@ class AudioEngine:
             frame_queue=frame_queue,
             played_queue=played_queue,
             event_queue=event_queue,
+            realtime_priority=realtime_priority,
         )
         if max_frames_per_wakeup < 1:
             raise ValueError(

@@ -283,6 +283,8 @@ cdef struct Core:
     int64_t slot_ns
     int32_t max_sessions
     int32_t max_catchup
+    int32_t rt_priority          # SCHED_FIFO priority asked for the thread (0: normal scheduling)
+    int32_t rt_error             # 0 when it took, else the errno
     # ---- fds (python opens/closes)
     int epfd                     # timer, commands (and sockets when not read_on_tick)
     int sock_ep                  # sockets, polled once per tick when read_on_tick

@@ -46,6 +46,7 @@ class Engine:
         event_queue: int = 8192,
         max_catchup: int = 50,
         read_on_tick: bool = True,
+        realtime_priority: int = 0,
     ) -> Engine: ...
     @property
     def period_ms(self) -> int: ...

@@ -160,6 +160,10 @@ cdef class Engine:
         read_on_tick: read the sockets once per sub-slot tick (one wake-up
             per tick however many packets arrive; each datagram keeps its
             kernel receive time) instead of waking on every arrival.
+        realtime_priority: 1-99 runs the I/O thread with SCHED_FIFO at that
+            priority (needs CAP_SYS_NICE or an rtprio limit; ``stats()``
+            reports ``realtime`` and the error when it did not take); 0 (the
+            default) keeps normal scheduling.
     """
     cdef Core* c
     cdef list _objs            # per session: python objects the thread points to
@@ -176,7 +180,7 @@ cdef class Engine:
 
     def __cinit__(self, *, int period_ms=20, int subslots=4, int max_sessions=4096,
                   int frame_queue=8192, int played_queue=2048, int event_queue=8192,
-                  int max_catchup=50, bint read_on_tick=True):
+                  int max_catchup=50, bint read_on_tick=True, int realtime_priority=0):
         if period_ms not in (10, 20, 30, 40, 60):
             raise ValueError(f"Engine: period_ms must be 10, 20, 30, 40 or 60, got {period_ms}")
         if not 1 <= subslots <= 20 or (period_ms * 1000) % subslots:
@@ -189,6 +193,8 @@ cdef class Engine:
                 raise ValueError(f"Engine: {name} must be 16-1048576, got {v}")
         if not 0 <= max_catchup <= 1000:
             raise ValueError(f"Engine: max_catchup must be 0-1000, got {max_catchup}")
+        if not 0 <= realtime_priority <= 99:
+            raise ValueError(f"Engine: realtime_priority must be 0 (off) or 1-99, got {realtime_priority}")
         self.period_ms = period_ms
         self.subslots = subslots
         self.max_sessions = max_sessions
@@ -211,6 +217,7 @@ cdef class Engine:
         c.slot_ns = c.period_ns // subslots
         c.max_sessions = max_sessions
         c.max_catchup = max_catchup
+        c.rt_priority = realtime_priority
         pthread_mutex_init(&c.cmd_lock, NULL)
         c.table = <Sess**>calloc(max_sessions, sizeof(Sess*))
         c.members = <int32_t*>calloc(<size_t>subslots * max_sessions, sizeof(int32_t))
@@ -781,6 +788,9 @@ cdef class Engine:
         cdef dict d = core_stats(c)
         d["period_ms"] = self.period_ms
         d["subslots"] = self.subslots
+        d["realtime"] = c.rt_priority > 0 and c.rt_error == 0 and self._started
+        if c.rt_priority > 0 and c.rt_error:
+            d["realtime_error"] = os.strerror(c.rt_error)
         if reset:
             memset(&c.lateness, 0, sizeof(Hist))
             memset(&c.work, 0, sizeof(Hist))

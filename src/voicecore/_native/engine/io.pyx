@@ -71,7 +71,13 @@ cdef extern from "<sys/epoll.h>" nogil:
     int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
     enum: EPOLLIN, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD
 
+cdef extern from "<sched.h>" nogil:
+    cdef struct sched_param:
+        int sched_priority
+    enum: SCHED_FIFO
+
 cdef extern from "<pthread.h>" nogil:
+    int pthread_setschedparam(pthread_t thread, int policy, const sched_param* param)
     ctypedef void* (*start_fn)(void*) noexcept nogil
     int pthread_create(pthread_t* thread, const void* attr, start_fn start, void* arg)
     int pthread_join(pthread_t thread, void** retval)
@@ -463,11 +469,18 @@ cdef int core_start(Core* c) noexcept nogil:
     if epoll_ctl(c.epfd, EPOLL_CTL_ADD, c.cmd_fd, &ev) != 0:
         return errno
     vc_store_release(&c.running, 1)
+    cdef sched_param sp
     cdef int r = pthread_create(&c.thread, NULL, _main, c)
     if r != 0:
         vc_store_release(&c.running, 0)
         return r
     c.thread_started = True
+    if c.rt_priority > 0:
+        # real-time scheduling keeps the clock on time on a loaded machine;
+        # it needs CAP_SYS_NICE (or an rtprio limit): otherwise the thread
+        # stays on normal scheduling and rt_error says why
+        sp.sched_priority = c.rt_priority
+        c.rt_error = pthread_setschedparam(c.thread, SCHED_FIFO, &sp)
     return 0
 
 
