@@ -353,6 +353,7 @@ cdef class G722Encoder:
         cdef Buf src, dst
         cdef Py_ssize_t n, nout
         cdef object result
+        dst.owned = False
         get_input(pcm, &src, KIND_BYTES | KIND_S16, b"G722Encoder.encode")
         try:
             if src.len & 3:
@@ -363,11 +364,11 @@ cdef class G722Encoder:
             if out is None:
                 result = PyBytes_FromStringAndSize(NULL, nout)
                 dst.buf = PyBytes_AS_STRING(result)
-            else:
-                get_output_fmt(out, &dst, nout, KIND_BYTES, b"G722Encoder.encode")
-                result = out
             own_claim(&self._own, b"G722Encoder", b"G722Encoder.encode")
             try:
+                if out is not None:
+                    get_output_fmt(out, &dst, nout, KIND_BYTES, b"G722Encoder.encode")
+                    result = out
                 if n >= _GIL_THRESHOLD:
                     with nogil:
                         _encode(&self.st, <const int16_t*>src.buf, n, <uint8_t*>dst.buf)
@@ -425,6 +426,7 @@ cdef class G722Decoder:
         cdef Buf src, dst
         cdef Py_ssize_t n, nout
         cdef object result
+        dst.owned = False
         get_input(data, &src, KIND_BYTES, b"G722Decoder.decode")
         try:
             n = src.len
@@ -432,11 +434,11 @@ cdef class G722Decoder:
             if out is None:
                 result = PyBytes_FromStringAndSize(NULL, nout)
                 dst.buf = PyBytes_AS_STRING(result)
-            else:
-                get_output_fmt(out, &dst, nout, KIND_BYTES | KIND_S16, b"G722Decoder.decode")
-                result = out
             own_claim(&self._own, b"G722Decoder", b"G722Decoder.decode")
             try:
+                if out is not None:
+                    get_output_fmt(out, &dst, nout, KIND_BYTES | KIND_S16, b"G722Decoder.decode")
+                    result = out
                 if n >= _GIL_THRESHOLD:
                     with nogil:
                         _decode(&self.st, <const uint8_t*>src.buf, n, <int16_t*>dst.buf)
