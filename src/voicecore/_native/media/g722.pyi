@@ -1,5 +1,5 @@
 from collections.abc import Buffer
-from typing import Final, TypeVar
+from typing import Final, final, TypeVar
 
 _B = TypeVar("_B", bound=Buffer)
 
@@ -8,6 +8,7 @@ RTP_CLOCK_RATE: Final[int]
 PAYLOAD_TYPE: Final[int]
 BIT_RATES: Final[tuple[int, int, int]]
 
+@final
 class G722Encoder:
     @property
     def bit_rate(self) -> int: ...
@@ -17,6 +18,7 @@ class G722Encoder:
     def encode(self, pcm: Buffer, out: _B | None = None) -> bytes | _B: ...
     def reset(self) -> None: ...
 
+@final
 class G722Decoder:
     @property
     def bit_rate(self) -> int: ...

@@ -325,6 +325,9 @@ cdef class G722Encoder:
         self.bit_rate = bit_rate
         vc_init(&self._own, OWN_FREE)
 
+    def __init__(self, int bit_rate=64000):
+        pass   # everything happens in __cinit__; this gives the signature
+
     @property
     def sample_rate(self) -> int:
         """Audio sample rate in Hz (16000)."""
@@ -401,6 +404,9 @@ cdef class G722Decoder:
         _init_state(&self.st, _mode_of(bit_rate, "G722Decoder"))
         self.bit_rate = bit_rate
         vc_init(&self._own, OWN_FREE)
+
+    def __init__(self, int bit_rate=64000):
+        pass   # everything happens in __cinit__; this gives the signature
 
     @property
     def sample_rate(self) -> int:
