@@ -145,3 +145,58 @@ def srtp_cycle(SRTPSession tx, SRTPSession rx, list packets, bint tamper_last):
     codes += [r1, r2, r3]
     st = rx.stats_c()[0]
     return codes, outs, st, (SRTP_E_AUTH, SRTP_E_REPLAY, SRTP_E_TOO_SHORT, SRTP_E_NO_ROOM)
+
+
+# ---------------------------------------------------------------- benchmark loops
+# `iters` calls of one nogil API without the GIL, as the engine makes them
+# (benchmarks/bench_codecs.py divides the time by iters).
+def loop_g722_encode(G722Encoder enc, const int16_t[::1] pcm, int iters):
+    cdef uint8_t out[4096]
+    cdef int i
+    with nogil:
+        for i in range(iters):
+            enc.encode_c(&pcm[0], pcm.shape[0], out)
+
+
+def loop_g722_decode(G722Decoder dec, const uint8_t[::1] data, int iters):
+    cdef int16_t out[8192]
+    cdef int i
+    with nogil:
+        for i in range(iters):
+            dec.decode_c(&data[0], data.shape[0], out)
+
+
+def loop_opus_encode(OpusEncoder enc, const int16_t[::1] pcm, int iters):
+    cdef uint8_t out[OPUS_MAX_PACKET]
+    cdef int i
+    with nogil:
+        for i in range(iters):
+            enc.encode_c(&pcm[0], <int>pcm.shape[0], out, OPUS_MAX_PACKET)
+
+
+def loop_opus_decode(OpusDecoder dec, const uint8_t[::1] data, int iters):
+    cdef int16_t out[OPUS_MAX_SAMPLES_48K]
+    cdef int i
+    with nogil:
+        for i in range(iters):
+            dec.decode_c(&data[0], data.shape[0], out, OPUS_MAX_SAMPLES_48K)
+
+
+def loop_srtp(SRTPSession tx, SRTPSession rx, const uint8_t[::1] rtp, int iters, int first_seq, bint unprotect):
+    """Protect (and unprotect) iters packets, sequence numbers first_seq..;
+    returns the next sequence number and the number of failures."""
+    cdef uint8_t buf[1600]
+    cdef int i, n = rtp.shape[0], r, fails = 0, seq = first_seq
+    with nogil:
+        for i in range(iters):
+            memcpy(buf, &rtp[0], n)
+            buf[2] = (seq >> 8) & 0xFF
+            buf[3] = seq & 0xFF
+            seq = (seq + 1) & 0xFFFF
+            r = tx.protect_rtp_c(buf, n, sizeof(buf))
+            if r < 0:
+                fails += 1
+            elif unprotect:
+                if rx.unprotect_rtp_c(buf, r) < 0:
+                    fails += 1
+    return seq, fails
