@@ -40,7 +40,7 @@ cdef struct G722Band:
 
 cdef struct G722State:
     G722Band band[2]  # 0: lower band (0-4 kHz), 1: higher band (4-8 kHz)
-    int x[24]         # QMF delay line, oldest first
+    int16_t x[24]     # QMF delay line, oldest first (16-bit samples)
     int mode          # 1: 64 kbit/s, 2: 56 kbit/s, 3: 48 kbit/s
 
 
