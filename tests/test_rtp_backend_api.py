@@ -325,3 +325,56 @@ async def test_realtime_priority_is_reported():
         eng.close()
     with pytest.raises(ValueError, match="realtime_priority"):
         AudioEngine(realtime_priority=100)
+
+
+# ---------------------------------------------------------------------------- SDES-SRTP
+def _srtp_pair(suite="AES_CM_128_HMAC_SHA1_80"):
+    from voicecore.media import srtp
+
+    a, b = srtp.generate_crypto(1, suite), srtp.generate_crypto(1, suite)
+    return a, b
+
+
+@pytest.mark.parametrize("suite", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"])
+async def test_srtp_both_ways_and_bad_packets_counted(engine, peer, suite):
+    from voicecore.media import srtp
+
+    if not srtp.AVAILABLE:
+        pytest.skip("built without libsrtp2")
+    ours, theirs = _srtp_pair(suite)
+    b, s = None, None
+    from voicecore.backends.rtp import RTPVoiceBackend
+
+    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine)
+    s = await b.connect("r", "p", "c", metadata={"srtp": (ours.to_sdp(), theirs.to_sdp())})
+    far = srtp.session_from_sdes(theirs, ours)              # the peer's view of the same keys
+    frames = []
+    b.on_audio_received(lambda sess, f: frames.append(f))
+    x = tone(500, 0.6)
+    dest = tuple(s.metadata["local_addr"])
+    pk = [far.protect(p) for p in _ulaw_packets(x)]
+    tampered = bytearray(pk[6])                 # a packet not yet seen, one bit flipped
+    tampered[20] ^= 1
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for i, p in enumerate(pk):
+        await asyncio.sleep(max(0.0, t0 + 0.02 * i - loop.time()))
+        peer.send(p, dest)
+        if i == 5:
+            peer.send(bytes(tampered), dest)      # tampered: fails authentication, dropped
+            peer.send(p, dest)                    # replayed: dropped, counted
+    peer.send(rtp(5000, 0, 0x1234, b"\xff" * 160), dest)   # plain RTP on an SRTP call: fails authentication
+    await b.send_audio(s, x[:1600].tobytes())
+    await b.wait_playback(s)
+    await asyncio.sleep(0.3)
+    st = b.session_stats(s)
+    out = peer.rtp(0)
+    await b.close()
+    assert st["received"] == len(pk)
+    assert st["srtp_auth_fail"] == 2 and st["srtp_replay"] == 1
+    got = np.frombuffer(b"".join(f.data for f in frames), np.int16)
+    expect = np.frombuffer(codec.ulaw2lin(codec.lin2ulaw(x.tobytes())), np.int16)
+    assert find_exact(got, expect[:-320]) >= 0                 # decrypted bit-exact
+    assert len(out) == 10
+    plain = [far.unprotect(p.data) for p in out]               # what we sent, the peer decrypts
+    assert b"".join(p[12:] for p in plain) == codec.lin2ulaw(x[:1600].tobytes())

@@ -11,10 +11,13 @@ from voicecore.base import PCM16_FORMATS, AudioChunk, VoiceSession
 
 __all__ = ["STATIC_PAYLOADS", "UNSUPPORTED", "AudioBatch", "payload_codec"]
 
-#: Payload types voicecore decodes and encodes natively, with their formats.
-STATIC_PAYLOADS = {0: "pcmu", 8: "pcma", 11: "l16"}
-#: Payload types known but not (yet) decodable here.
-UNSUPPORTED = {9: "G.722", 111: "Opus", 3: "GSM", 4: "G.723", 18: "G.729"}
+#: Payload types voicecore decodes and encodes natively, with their formats
+#: (111 is dynamic, but the number roomkit and most SDP offers give Opus).
+STATIC_PAYLOADS = {0: "pcmu", 8: "pcma", 9: "g722", 11: "l16", 111: "opus"}
+#: Payload types known but not decodable here.
+UNSUPPORTED = {3: "GSM", 4: "G.723", 18: "G.729"}
+#: The RTP clock each format runs on when it is fixed by its RFC.
+FIXED_CLOCK = {"g722": 8000, "opus": 48000}
 
 
 
@@ -23,18 +26,23 @@ def payload_codec(payload_type: int, codec: str | None = None) -> str:
     ValueError naming the payload type and what is supported."""
     if codec is not None:
         name = codec.lower()
-        if name not in ("pcmu", "pcma", "l16"):
+        if name not in ("pcmu", "pcma", "l16", "g722", "opus"):
             raise ValueError(
-                f"RTPVoiceBackend: codec must be 'pcmu', 'pcma' or 'l16', got {codec!r}"
+                f"RTPVoiceBackend: codec must be 'pcmu', 'pcma', 'l16', 'g722' or 'opus', got {codec!r}"
             )
-        return name
-    name = STATIC_PAYLOADS.get(payload_type)
-    if name is None:
-        known = UNSUPPORTED.get(payload_type, "an unknown codec")
-        raise ValueError(
-            f"RTPVoiceBackend: payload type {payload_type} ({known}) cannot be decoded by voicecore; "
-            "supported: 0 (PCMU), 8 (PCMA), 11 (L16), or a dynamic payload type with codec='l16'"
-        )
+    else:
+        name = STATIC_PAYLOADS.get(payload_type)
+        if name is None:
+            known = UNSUPPORTED.get(payload_type, "an unknown codec")
+            raise ValueError(
+                f"RTPVoiceBackend: payload type {payload_type} ({known}) cannot be decoded by voicecore; "
+                "supported: 0 (PCMU), 8 (PCMA), 9 (G.722), 11 (L16), 111 (Opus), or a dynamic payload "
+                "type with codec='l16' / 'opus'"
+            )
+    if name == "opus":
+        from voicecore.media.opus import require
+
+        require("RTPVoiceBackend: Opus")          # a clear error when libopus was not built in
     return name
 
 

@@ -52,6 +52,7 @@ from voicecore.base import (
     VoiceSessionState,
 )
 from voicecore.backends._rtp_calls import (
+    FIXED_CLOCK,
     STATIC_PAYLOADS,
     UNSUPPORTED,
     AudioBatch,
@@ -123,6 +124,11 @@ class RTPVoiceBackend(VoiceBackend):
         keepalive: str = "none",
     ) -> None:
         self._codec = payload_codec(payload_type, codec)
+        if self._codec == "opus" and clock_rate == 8000:
+            clock_rate = 48000              # roomkit's default clock; Opus RTP is always 48 kHz (RFC 7587)
+        fixed = FIXED_CLOCK.get(self._codec)
+        if fixed is not None and clock_rate != fixed:
+            raise ValueError(f"RTPVoiceBackend: {self._codec} runs on a {fixed} Hz RTP clock, got clock_rate={clock_rate}")
         if clock_rate not in (8000, 16000, 24000, 32000, 48000):
             raise ValueError(f"RTPVoiceBackend: clock_rate must be 8000-48000 in steps of 8000, got {clock_rate}")
         if rtcp_interval < 0:
@@ -141,7 +147,9 @@ class RTPVoiceBackend(VoiceBackend):
         self._rtcp_interval = rtcp_interval
         self._port_allocator = port_allocator
         self._engine = engine
-        self._output_rate = output_sample_rate or clock_rate
+        # audio rate of the frames: G.722 is 16 kHz audio on its 8 kHz RTP clock
+        self._audio_rate = 16000 if self._codec == "g722" else clock_rate
+        self._output_rate = output_sample_rate or self._audio_rate
         self._latching = latching
         self._inactivity = inactivity_timeout
         self._min_delay = min_delay_ms
@@ -220,6 +228,9 @@ class RTPVoiceBackend(VoiceBackend):
         """Open an RTP session to the peer and return its VoiceSession.
 
         ``metadata["remote_addr"]`` overrides the constructor's remote address.
+        ``metadata["srtp"]``: SDES-SRTP for this call, an
+        :class:`~voicecore.media.srtp.SRTPSession` or the pair
+        ``(our a=crypto line, the peer's a=crypto line)`` (RFC 4568).
         The session's metadata carries ``payload_type``, ``clock_rate``,
         ``remote_addr``, ``backend`` ("rtp") and ``local_addr`` (the bound
         address).
@@ -232,6 +243,7 @@ class RTPVoiceBackend(VoiceBackend):
 
         metadata = metadata or {}
         remote_addr = metadata.pop("remote_addr", None) or self._remote_addr
+        srtp = _srtp_session(metadata.pop("srtp", None))
         if remote_addr is None:
             raise ValueError(
                 "remote_addr must be provided either in RTPVoiceBackend() "
@@ -265,6 +277,7 @@ class RTPVoiceBackend(VoiceBackend):
                 allocated_port=port,
                 port_allocator=self._port_allocator,
                 keepalive=self._keepalive,
+                srtp=srtp,
             )
         except BaseException:
             rtp_sock.close()
@@ -324,7 +337,7 @@ class RTPVoiceBackend(VoiceBackend):
     def _make_played(self, call: _Call) -> Callable[[bytes, int, bool], None]:
         session = call.session
         es = call.es
-        rate = self._clock_rate
+        rate = self._audio_rate
         backend = self
 
         def played(pcm: bytes, send_ns: int, last: bool) -> None:
@@ -427,7 +440,7 @@ class RTPVoiceBackend(VoiceBackend):
         session: VoiceSession,
         audio: bytes | AsyncIterator[AudioChunk],
     ) -> None:
-        """Play audio to *session*: s16le bytes at the clock rate, or a stream
+        """Play audio to *session*: s16le bytes at the audio rate (the clock rate; 16 kHz for G.722), or a stream
         of AudioChunks, each at its own sample rate (resampled in the engine).
         Returns once the audio has been handed to the engine; it leaves paced
         by the engine's clock (:meth:`wait_playback` waits for that)."""
@@ -440,7 +453,7 @@ class RTPVoiceBackend(VoiceBackend):
         call.last_token = 0
         with PlaybackErrors(logger, "Error sending audio for session %s", session.id) as play:
             if isinstance(audio, (bytes, bytearray, memoryview)):
-                if not await es.write(audio, self._clock_rate):
+                if not await es.write(audio, self._audio_rate):
                     return
             else:
                 async for chunk in play.watch(audio):
@@ -597,3 +610,20 @@ class RTPVoiceBackend(VoiceBackend):
                     call.es.set_flags(played=False)
 
         return unsubscribe
+
+
+def _srtp_session(spec: Any) -> Any:
+    """metadata["srtp"] -> SRTPSession (or None)."""
+    if spec is None:
+        return None
+    from voicecore.media import srtp
+
+    if isinstance(spec, srtp.SRTPSession):
+        return spec
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        local, remote = (srtp.parse_crypto(x) if isinstance(x, str) else x for x in spec)
+        return srtp.session_from_sdes(local, remote)
+    raise TypeError(
+        "RTPVoiceBackend.connect: metadata['srtp'] must be an SRTPSession or "
+        f"(local a=crypto line, remote a=crypto line), got {type(spec).__name__}"
+    )

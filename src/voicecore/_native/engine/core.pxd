@@ -44,6 +44,8 @@ cdef enum:
     OC_PCMU = 0
     OC_PCMA = 8
     OC_L16 = 100
+    OC_G722 = 9                # encoder object in Sess.enc (G722Encoder)
+    OC_OPUS = 111              # encoder object in Sess.enc (OpusEncoder)
 
 # ------------------------------------------------------------------ session states
 cdef enum:
@@ -134,6 +136,12 @@ cdef struct SessStats:
     uint64_t played_overflow
     uint64_t events_dropped
     uint64_t segments_dropped
+    uint64_t encode_errors
+    uint64_t srtp_auth_fail            # SRTP/SRTCP authentication failed (tampered, wrong key)
+    uint64_t srtp_replay               # replayed (or older than the replay window)
+    uint64_t srtp_malformed            # too short / unparsable for SRTP
+    uint64_t srtp_other                # any other unprotect failure
+    uint64_t srtp_protect_fail         # outbound protect refused
     # last figures from the peer's reports about our stream
     uint64_t peer_fraction_lost        # 0..255 (x/256)
     int64_t peer_cumulative_lost
@@ -166,7 +174,9 @@ cdef struct Sess:
     PyObject* in_rs              # Resampler clock -> output rate, or NULL
     int16_t* in_buf              # frame_in samples
     int16_t* in_rs_buf           # frame_out + slack samples
-    int32_t frame_in             # samples per frame at the clock rate
+    int32_t frame_in             # samples per frame at the audio rate (clock_rate)
+    int32_t ts_step              # RTP timestamp units per frame (frame_in x rtp_clock / clock_rate)
+    PyObject* srtp               # SRTPSession or NULL (python holds the reference)
     int32_t queue                # index of the frame queue for frame_out
     uint64_t frames_out          # frames produced (timestamp_ms = frames_out * frame_ms)
     int64_t last_rx_ns
@@ -210,7 +220,8 @@ cdef struct Sess:
     uint16_t cand_seq
     int64_t cand_first_ns
     # ---- inbound configuration
-    int32_t clock_rate
+    int32_t clock_rate           # audio rate of the jitter buffer and outbound frames (Hz)
+    int32_t rtp_clock            # RTP timestamp rate (Hz): 8000 for G.722, 48000 for Opus
     int32_t out_rate
     int32_t frame_out            # nominal samples per delivered frame
     int64_t start_ns             # session start (EV_READY)
@@ -223,6 +234,8 @@ cdef struct Sess:
     int16_t* tmp                 # source-rate scratch
     int32_t tmp_cap
     int32_t codec                # OC_*
+    PyObject* enc                # G722Encoder / OpusEncoder for OC_G722 / OC_OPUS
+    int32_t pkt_cap              # bytes at pkt (room for SRTP's tag)
     int32_t pt
     int32_t dtmf_pt              # -1: none
     int32_t cn_pt                # RFC 3389 payload type for F_IDLE_CN

@@ -7,6 +7,7 @@ from typing_extensions import Buffer
 
 from voicecore._native.media.jitter import JitterBuffer
 from voicecore._native.media.resample import Resampler
+from voicecore._native.media.srtp import SRTPSession
 
 __all__ = [
     "BATCH",
@@ -84,6 +85,9 @@ class Engine:
         seq: int | None = None,
         timestamp: int | None = None,
         rtcp: bool = True,
+        rtp_clock: int = 0,
+        encoder: Any | None = None,
+        srtp: SRTPSession | None = None,
     ) -> tuple[int, int]: ...
     def remove_session(self, idx: int, bye: bool = True) -> None: ...
     def set_sink(self, idx: int, sink: object) -> None: ...

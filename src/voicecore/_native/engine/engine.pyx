@@ -54,10 +54,13 @@ from voicecore._native.media.ring cimport (
 )
 from voicecore._native.media.jitter cimport JitterBuffer, JStats, JRtcp
 from voicecore._native.media.resample cimport Resampler
+from voicecore._native.media.g722 cimport G722Encoder
+from voicecore._native.media.opus cimport OpusEncoder
+from voicecore._native.media.srtp cimport SRTPSession
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, Ev, Seg, Hist, SessStats, CoreStats, sockaddr_storage, socklen_t,
     MAX_QUEUES, N_SEG, HIST_BUCKETS, RECV_BATCH, RECV_BUF, MAX_FRAME,
-    S_FREE, S_ADDING, S_ACTIVE, S_RELEASED, OC_PCMU, OC_PCMA, OC_L16,
+    S_FREE, S_ADDING, S_ACTIVE, S_RELEASED, OC_PCMU, OC_PCMA, OC_L16, OC_G722, OC_OPUS,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
     EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
 )
@@ -122,7 +125,7 @@ __all__ = ["BATCH", "Engine", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLA
            "FLAG_DELIVER_EARLY", "FLAG_MUTED", "FLAG_IDLE_SILENCE", "FLAG_IDLE_CN"]
 
 #: Outbound payload formats by name.
-CODECS = {"pcmu": OC_PCMU, "pcma": OC_PCMA, "l16": OC_L16}
+CODECS = {"pcmu": OC_PCMU, "pcma": OC_PCMA, "l16": OC_L16, "g722": OC_G722, "opus": OC_OPUS}
 EVENT_NAMES = {1: "ready", 2: "removed", 3: "dtmf", 4: "inactive", 5: "active", 6: "bye",
                7: "played", 8: "error", 9: "dtmf_sent", 10: "latched", 11: "rtcp"}
 FLAG_DELIVER = F_DELIVER
@@ -347,7 +350,8 @@ cdef class Engine:
                     str codec="pcmu", int payload_type=0, int dtmf_payload_type=101, int cn_payload_type=13,
                     int out_capacity=32768, int aec_capacity=0, double rtcp_interval=5.0,
                     str cname="voicecore", int inactivity_ms=0, int flags=F_DELIVER,
-                    ssrc=None, seq=None, timestamp=None, bint rtcp=True) -> tuple:
+                    ssrc=None, seq=None, timestamp=None, bint rtcp=True, int rtp_clock=0,
+                    encoder=None, SRTPSession srtp=None) -> tuple:
         """Prepare a session and hand it to the thread; returns ``(index, generation)``.
 
         ``fd`` / ``rtcp_fd``: bound non-blocking UDP sockets (the caller owns
@@ -356,9 +360,16 @@ cdef class Engine:
         (default RTCP: RTP port + 1); ``family``: AF_INET or AF_INET6.
         ``jitter``: the inbound jitter buffer (adopted: its Python methods
         raise until the session is released); its clock rate is the session's
-        clock. ``in_resampler``: clock rate -> ``out_rate`` for delivered
-        frames (None: frames at the clock rate). ``codec``: outbound payload
-        ('pcmu', 'pcma', 'l16') with ``payload_type``; ``dtmf_payload_type``
+        audio rate. ``rtp_clock``: the RTP timestamp rate when it differs from
+        the audio rate (G.722: 8000 for 16 kHz audio). ``in_resampler``:
+        clock rate -> ``out_rate`` for delivered frames (None: frames at the
+        clock rate). ``codec``: outbound payload ('pcmu', 'pcma', 'l16',
+        'g722', 'opus') with ``payload_type``; 'g722' and 'opus' take their
+        ``encoder`` (G722Encoder / OpusEncoder at the audio rate, adopted).
+        ``srtp``: an SRTPSession (adopted) protecting RTP and RTCP both ways:
+        inbound packets that fail authentication or replay checks are counted
+        (srtp_auth_fail, srtp_replay, ...) and dropped before anything else
+        sees them. ``dtmf_payload_type``
         (-1: none), ``cn_payload_type`` (RFC 3389, for FLAG_IDLE_CN).
         ``out_capacity``: outbound ring, samples (power of two).
         ``aec_capacity``: AEC reference ring, samples at the clock rate
@@ -393,6 +404,21 @@ cdef class Engine:
             raise RuntimeError(f"Engine.add_session: all {self.max_sessions} sessions in use")
         clock = jitter.clock_rate
         frame_in = clock * self.period_ms // 1000
+        if rtp_clock == 0:
+            rtp_clock = clock
+        if rtp_clock <= 0 or (frame_in * rtp_clock) % clock:
+            raise ValueError(f"Engine.add_session: rtp_clock {rtp_clock} Hz must give whole timestamp steps "
+                             f"per {self.period_ms} ms frame at {clock} Hz")
+        if codec in ("g722", "opus"):
+            from voicecore._native.media import g722 as _g722, opus as _opus
+            want = _g722.G722Encoder if codec == "g722" else _opus.OpusEncoder
+            if not isinstance(encoder, want):
+                raise TypeError(f"Engine.add_session: codec {codec!r} needs encoder= a {want.__name__}")
+            if codec == "opus" and encoder.sample_rate != clock:
+                raise ValueError(f"Engine.add_session: the OpusEncoder runs at {encoder.sample_rate} Hz, "
+                                 f"the session's audio at {clock} Hz")
+        elif encoder is not None:
+            raise ValueError(f"Engine.add_session: codec {codec!r} takes no encoder")
         if jitter.frame_samples != frame_in:
             raise ValueError(f"Engine.add_session: the jitter buffer's frame ({jitter.frame_samples} samples) "
                              f"must be one engine period ({self.period_ms} ms = {frame_in} samples)")
@@ -439,7 +465,9 @@ cdef class Engine:
             s.stage = <int16_t*>calloc(4 * frame_in + 4096, sizeof(int16_t))
             s.tmp_cap = 4096
             s.tmp = <int16_t*>calloc(s.tmp_cap, sizeof(int16_t))
-            s.pkt = <uint8_t*>calloc(12 + 2 * frame_in + 64, 1)
+            # header + the largest payload (L16: 2 bytes/sample, Opus <= 1500) + SRTP's tag
+            s.pkt_cap = 12 + max(2 * frame_in, 1500) + 160
+            s.pkt = <uint8_t*>calloc(s.pkt_cap, 1)
             if (s.in_buf == NULL or s.in_rs_buf == NULL or s.out_ring == NULL or s.stage == NULL
                     or s.tmp == NULL or s.pkt == NULL):
                 raise MemoryError("Engine.add_session: cannot allocate the session's buffers")
@@ -454,6 +482,10 @@ cdef class Engine:
             s.cur_rate = clock
             s.end_pos = -1
             s.codec = CODECS[codec]
+            s.rtp_clock = rtp_clock
+            s.ts_step = frame_in * rtp_clock // clock
+            s.enc = <PyObject*>encoder if encoder is not None else NULL
+            s.srtp = <PyObject*>srtp if srtp is not None else NULL
             s.pt = payload_type
             s.dtmf_pt = dtmf_payload_type
             s.cn_pt = cn_payload_type
@@ -472,8 +504,18 @@ cdef class Engine:
         except BaseException:
             self._free_sess(idx)
             raise
-        jitter.engine_adopt()
-        self._objs[idx] = [jitter, in_resampler, {}]
+        adopted = []
+        try:
+            for obj in (jitter, encoder, srtp):
+                if obj is not None:
+                    _adopt(obj)
+                    adopted.append(obj)
+        except BaseException:
+            for obj in adopted:
+                _release(obj)
+            self._free_sess(idx)
+            raise
+        self._objs[idx] = [jitter, in_resampler, {}, encoder, srtp]
         s.state = S_ADDING
         self._cmd(C_ADD, idx, 0, 0)
         return idx, s.gen
@@ -518,8 +560,10 @@ cdef class Engine:
         self.c.table[idx] = NULL
         _free_c(s)
         objs = self._objs[idx]
-        if objs is not None and objs[0] is not None:
-            (<JitterBuffer>objs[0]).engine_release()
+        if objs is not None:
+            for obj in (objs[0], objs[3], objs[4]):
+                if obj is not None:
+                    _release(obj)
         self._objs[idx] = None
         self._sinks[idx] = None
         self._free_idx.append(idx)
@@ -796,6 +840,31 @@ cdef class Engine:
             memset(&c.work, 0, sizeof(Hist))
             memset(&c.send_late, 0, sizeof(Hist))
         return d
+
+
+cdef int _adopt(object obj) except -1:
+    """Take a component for the I/O thread (its Python methods raise meanwhile)."""
+    if type(obj) is JitterBuffer:
+        return (<JitterBuffer>obj).engine_adopt()
+    if type(obj) is SRTPSession:
+        return (<SRTPSession>obj).engine_adopt()
+    if type(obj) is G722Encoder:
+        return (<G722Encoder>obj).engine_adopt()
+    if type(obj) is OpusEncoder:
+        return (<OpusEncoder>obj).engine_adopt()
+    raise TypeError(f"Engine: cannot adopt a {type(obj).__name__}")
+
+
+cdef void _release(object obj) noexcept:
+    """Hand an adopted component back to Python."""
+    if type(obj) is JitterBuffer:
+        (<JitterBuffer>obj).engine_release()
+    elif type(obj) is SRTPSession:
+        (<SRTPSession>obj).engine_release()
+    elif type(obj) is G722Encoder:
+        (<G722Encoder>obj).engine_release()
+    elif type(obj) is OpusEncoder:
+        (<OpusEncoder>obj).engine_release()
 
 
 cdef void _free_c(Sess* s) noexcept nogil:

@@ -34,7 +34,8 @@ from voicecore._native.engine.core cimport (
     E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX,
 )
 from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
-from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out
+from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out, srtp_failed
+from voicecore._native.media.srtp cimport SRTPSession
 
 cdef extern from "vc_io.h" nogil:
     ctypedef struct vc_rbatch:
@@ -289,6 +290,7 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
                   int64_t rt_off) noexcept nogil:
     cdef int i, n, r
     cdef int64_t t, kts
+    cdef bint from_remote
     cdef const uint8_t* d
     cdef const sockaddr_storage* src
     for i in range(k):
@@ -307,10 +309,21 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
             else:
                 s.st.foreign_rtcp += 1
             continue
-        if not vc_addr_equal(src, &s.remote):
-            if not ((s.tflags & F_LATCH) and _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), t)):
-                s.st.foreign_source += 1
+        from_remote = vc_addr_equal(src, &s.remote)
+        if not from_remote and not (s.tflags & F_LATCH):
+            s.st.foreign_source += 1
+            continue
+        if s.srtp != NULL:
+            # authenticated (and decrypted in place) before the jitter buffer,
+            # address learning or latching ever see it
+            r = (<SRTPSession>s.srtp).unprotect_rtp_c(<uint8_t*>d, n)
+            if r < 0:
+                srtp_failed(s, r)
                 continue
+            n = r
+        if not from_remote and not _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), t):
+            s.st.foreign_source += 1
+            continue
         if s.jb != NULL:
             r = (<JitterBuffer>s.jb).push_c(d, n, t)
         s.last_rx_ns = t

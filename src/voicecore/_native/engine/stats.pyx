@@ -11,6 +11,8 @@ SESSION_COUNTERS = (
     "packets_sent", "octets_sent", "send_errors", "frames_sent", "pacer_underruns",
     "pacer_max_behind_ns", "dtmf_sent", "dtmf_dropped", "rtcp_sent", "rtcp_received",
     "rtcp_malformed", "latches", "played_overflow", "events_dropped", "segments_dropped",
+    "encode_errors", "srtp_auth_fail", "srtp_replay", "srtp_malformed", "srtp_other",
+    "srtp_protect_fail",
 )
 ENGINE_COUNTERS = (
     "ticks", "ticks_late", "ticks_caught_up", "ticks_skipped", "wakeups", "epoll_wakeups",
@@ -68,7 +70,7 @@ cdef dict session_stats(Sess* s):
         d[name] = v[i]
     d["peer_fraction_lost"] = s.st.peer_fraction_lost / 256.0
     d["peer_cumulative_lost"] = s.st.peer_cumulative_lost
-    d["peer_jitter_ms"] = s.st.peer_jitter * 1000.0 / s.clock_rate
+    d["peer_jitter_ms"] = s.st.peer_jitter * 1000.0 / s.rtp_clock
     d["rtt_ms"] = s.st.rtt_us / 1000.0 if s.st.rtt_us else None
     d["pacer_max_behind_ms"] = s.st.pacer_max_behind_ns / 1e6
     del d["pacer_max_behind_ns"]
