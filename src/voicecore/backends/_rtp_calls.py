@@ -91,3 +91,20 @@ def _check_chunk(chunk: AudioChunk) -> None:
         raise ValueError(f"RTPVoiceBackend: chunk sample_rate must be 1-192000 Hz, got {chunk.sample_rate}")
     if len(chunk.data) % 2:
         raise ValueError(f"RTPVoiceBackend: s16le chunk data must have an even length, got {len(chunk.data)}")
+
+
+def _srtp_session(spec: Any) -> Any:
+    """metadata["srtp"] -> SRTPSession (or None)."""
+    if spec is None:
+        return None
+    from voicecore.media import srtp
+
+    if isinstance(spec, srtp.SRTPSession):
+        return spec
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        local, remote = (srtp.parse_crypto(x) if isinstance(x, str) else x for x in spec)
+        return srtp.session_from_sdes(local, remote)
+    raise TypeError(
+        "RTPVoiceBackend.connect: metadata['srtp'] must be an SRTPSession or "
+        f"(local a=crypto line, remote a=crypto line), got {type(spec).__name__}"
+    )

@@ -7,20 +7,10 @@ checked against the negotiated source, reordered, de-duplicated and
 concealed by a jitter buffer and played out one frame per 20 ms on the
 engine's clock; outbound audio is resampled from each chunk's own rate,
 encoded and sent paced by that clock, even while the event loop is busy.
-
-Usage::
-
-    from voicecore.backends.rtp import RTPVoiceBackend
-
-    backend = RTPVoiceBackend(local_addr=("0.0.0.0", 10000), remote_addr=("192.0.2.7", 20000))
-    session = await backend.connect("room-1", "user-1", "voice-1")
-    ...
-    await backend.disconnect(session)
+Payloads: PCMU, PCMA, L16, G.722 and Opus; SDES-SRTP per call.
 
 Where roomkit's backend is wrong, this one does what roomkit's docs promise;
-the README lists each difference.
-
-Linux only (the engine uses epoll, timerfd and eventfd).
+the README lists each difference. Linux only (epoll, timerfd, eventfd).
 """
 
 from __future__ import annotations
@@ -58,6 +48,7 @@ from voicecore.backends._rtp_calls import (
     AudioBatch,
     _Call,
     _check_chunk,
+    _srtp_session,
     payload_codec,
 )
 from voicecore.events import DTMFEvent
@@ -65,6 +56,7 @@ from voicecore.events import DTMFEvent
 __all__ = ["STATIC_PAYLOADS", "UNSUPPORTED", "AudioBatch", "RTPVoiceBackend", "payload_codec"]
 
 logger = logging.getLogger("voicecore.voice.rtp")
+
 
 class RTPVoiceBackend(VoiceBackend):
     """VoiceBackend sending and receiving audio over RTP, natively.
@@ -75,9 +67,11 @@ class RTPVoiceBackend(VoiceBackend):
             puts RTCP on port + 1.
         remote_addr: ``(host, port)`` of the peer's RTP; may be given per
             session as ``metadata["remote_addr"]`` in :meth:`connect`.
-        payload_type: RTP payload type: 0 (PCMU, default), 8 (PCMA), 11
-            (L16), or a dynamic one with ``codec``.
-        clock_rate: RTP clock and inbound frame rate (Hz), 8000 for G.711.
+        payload_type: RTP payload type: 0 (PCMU, default), 8 (PCMA), 9
+            (G.722), 11 (L16), 111 (Opus), or a dynamic one with ``codec``.
+        clock_rate: RTP clock (Hz), 8000 for G.711 and G.722, 48000 for
+            Opus; frames are at this rate (16 kHz for G.722) unless
+            ``output_sample_rate`` says otherwise.
         dtmf_payload_type: RFC 4733 payload type (default 101).
         rtcp_interval: seconds between RTCP reports (randomised 0.5-1.5x).
         port_allocator: aiortp-style allocator (``await allocate() -> (rtp,
@@ -611,19 +605,3 @@ class RTPVoiceBackend(VoiceBackend):
 
         return unsubscribe
 
-
-def _srtp_session(spec: Any) -> Any:
-    """metadata["srtp"] -> SRTPSession (or None)."""
-    if spec is None:
-        return None
-    from voicecore.media import srtp
-
-    if isinstance(spec, srtp.SRTPSession):
-        return spec
-    if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        local, remote = (srtp.parse_crypto(x) if isinstance(x, str) else x for x in spec)
-        return srtp.session_from_sdes(local, remote)
-    raise TypeError(
-        "RTPVoiceBackend.connect: metadata['srtp'] must be an SRTPSession or "
-        f"(local a=crypto line, remote a=crypto line), got {type(spec).__name__}"
-    )
