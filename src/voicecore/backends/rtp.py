@@ -336,17 +336,9 @@ class RTPVoiceBackend(VoiceBackend):
 
         def played(pcm: bytes, send_ns: int, last: bool) -> None:
             pending = es._native.out_pending(es.index)
-            frame = AudioFrame(
-                data=pcm,
-                sample_rate=rate,
-                timestamp_ms=send_ns / 1e6,
-                metadata={
-                    "played_bytes": len(pcm),
-                    "playback_buffer_ms": pending * 1000.0 / max(1, es._out_rate),
-                    "playback_ended": last,
-                    "send_time_ns": send_ns,
-                },
-            )
+            frame = AudioFrame(data=pcm, sample_rate=rate, timestamp_ms=send_ns / 1e6, metadata={
+                "played_bytes": len(pcm), "playback_buffer_ms": pending * 1000.0 / max(1, es._out_rate),
+                "playback_ended": last, "send_time_ns": send_ns})
             for cb in list(backend._played_callbacks):
                 try:
                     backend._spawn(cb(session, frame))
