@@ -139,6 +139,8 @@ class EngineSession:
             first packet (default: from the first packet on).
         allocated_port: the port a port allocator gave (released on close).
         port_allocator: the allocator to give it back to.
+        ssrc, seq, timestamp: initial outbound SSRC, sequence number and RTP
+            timestamp (random by default).
     """
 
     def __init__(
@@ -168,6 +170,9 @@ class EngineSession:
         cname: str | None = None,
         allocated_port: int | None = None,
         port_allocator: Any | None = None,
+        ssrc: int | None = None,
+        seq: int | None = None,
+        timestamp: int | None = None,
     ) -> None:
         from voicecore.media.jitter import JitterBuffer
         from voicecore.media.resample import Resampler
@@ -246,6 +251,9 @@ class EngineSession:
             cname=cname or f"voicecore@{self.local_addr[0]}",
             inactivity_ms=int(inactivity_timeout * 1000),
             flags=flags,
+            ssrc=ssrc,
+            seq=seq,
+            timestamp=timestamp,
         )
 
     # ------------------------------------------------------------------ inbound
