@@ -185,6 +185,10 @@ class AudioEngine:
         except Exception:  # a callback raised: log it, keep the engine going
             self.loop_errors += 1
             logger.exception("voicecore engine: a session callback raised")
+            # the drain stopped before re-arming the wake-up: finish it on the
+            # next loop iteration, or no frame or event would ever come again
+            if not self._closed and self._loop is not None:
+                self._loop.call_soon(self._on_readable)
 
     def _on_event(self, typ: int, index: int, a: int, b: int, c: int) -> None:
         sess = self._sessions.get(index)
