@@ -40,7 +40,7 @@ async def engine():
 
 @pytest.fixture
 def clip():
-    x = speech(8000, 3.0)
+    x = speech(8000, 1.5)
     if x is None:
         pytest.skip("speech clips not fetched (python -m voicecore.models fetch)")
     return x
@@ -130,7 +130,7 @@ async def test_dtmf_both_ways_in_clock_units(engine, clip):
     vc.on_dtmf = lambda d, dur: vc_digits.append((d, dur))
     peer.on_dtmf = lambda d, dur: ai_digits.append((d, dur))
     vc.send_dtmf("4", 100)
-    await _paced(peer, clip[:8000], dtmf_at=10, digit="9")
+    await _paced(peer, clip, dtmf_at=10, digit="9")
     await asyncio.sleep(0.5)
     await peer.close()
     await vc.close()
@@ -143,7 +143,7 @@ async def test_stats_have_aiortps_keys(engine, clip):
     vc, peer = await _pair(engine, 0)
     vc.on_audio = lambda pcm, ts: None
     vc.send_audio_pcm(clip[:8000].tobytes(), 0)
-    await _paced(peer, clip[:16000])
+    await _paced(peer, clip)
     await asyncio.sleep(1.0)
     st = vc.stats
     await peer.close()
@@ -151,9 +151,9 @@ async def test_stats_have_aiortps_keys(engine, clip):
     for k in ("ssrc", "packets_sent", "octets_sent", "packets_received", "packets_lost", "jitter",
               "concealed_frames", "remote_fraction_lost", "remote_packets_lost", "remote_jitter"):
         assert k in st, k
-    assert st["packets_received"] == 100 and st["packets_lost"] == 0
+    assert st["packets_received"] == len(clip) // 160 and st["packets_lost"] == 0
     assert st["packets_sent"] == 50 and st["octets_sent"] == 50 * 160
-    assert st["received"] == 100 and "foreign_source" in st        # voicecore's names as well
+    assert st["received"] == len(clip) // 160 and "foreign_source" in st        # voicecore's names as well
 
 
 async def test_explicit_ssrc_is_used(engine):
@@ -274,10 +274,10 @@ async def test_aiosipua_callsession_runs_on_voicecore_after_install(engine, clip
     got = []
     cs.on_audio = lambda pcm, ts: got.append(pcm)
     peer._remote_addr = cs.rtp_session.local_addr
-    await _paced(peer, clip[:16000])
+    await _paced(peer, clip)
     await asyncio.sleep(0.3)
     await cs.close()
     await peer.close()
     rx = np.frombuffer(b"".join(got), np.int16)
-    expect = np.frombuffer(codec.ulaw2lin(peer.codec.encode(clip[:16000].tobytes())), np.int16)
+    expect = np.frombuffer(codec.ulaw2lin(peer.codec.encode(clip.tobytes())), np.int16)
     assert find_exact(rx, expect[:-160]) >= 0
