@@ -93,7 +93,7 @@ async def pair(monkeypatch, request):
         await agent.close()
         voicecore.uninstall()
         await asyncio.sleep(0.1)
-        assert open_fds() == base                              # every socket of both backends closed
+        assert open_fds() <= base                              # every socket of both backends closed
 
 
 async def _call(agent, caller):

@@ -215,7 +215,7 @@ async def test_sip_call(mode, stt, reply, caller_wav, tmp_path, capsys):
 
         # ---------------------------------------------------------------- checks
         assert len(gone) == N_CALLS and sorted(gone) == sorted(calls)
-        assert fds_after == fds, "hang-up left sockets open"
+        assert fds_after <= fds, "hang-up left sockets open"
         for c in calls.values():
             for port in (c["rtp_port"], c["rtp_port"] + 1):
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

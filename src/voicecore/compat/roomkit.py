@@ -314,5 +314,7 @@ def patches(*, sip: bool) -> list[tuple[Any, str, Any]]:
             if original is not fn:
                 _orig[name] = original
             fn.__qualname__ = f"SIPVoiceBackend.{name}"
+            fn.__doc__ = original.__doc__
+            fn.__wrapped__ = original                           # inspect.signature shows roomkit's
             out.append((SIPVoiceBackend, name, fn))
     return out
