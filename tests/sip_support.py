@@ -240,17 +240,19 @@ class Baresip:
 class LoopbackCapture:
     """UDP datagrams on the loopback interface as they are sent, with kernel
     timestamps (AF_PACKET, needs CAP_NET_RAW; :attr:`error` says why not),
-    recorded in a thread. Keeps (t_ns, src_port, dst_port, first 12 payload
-    bytes) of IPv4/UDP datagrams whose source port is in ``src_ports``."""
+    recorded in a thread. A kernel filter passes only IPv4/UDP from source
+    ports in ``ports`` (first, last); the thread keeps (t_ns, src_port,
+    dst_port, first 12 payload bytes) of those in ``src_ports``."""
 
-    def __init__(self) -> None:
+    def __init__(self, ports: tuple[int, int] = (1024, 65535)) -> None:
         self.packets: list[tuple[int, int, int, bytes]] = []
         self.src_ports: set[int] = set()
         self.error: str | None = None
-        self.cpu_s = 0.0
         self._stop = False
+        self._t: threading.Thread | None = None
         try:
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+            _attach_udp_filter(self.sock, *ports)
             self.sock.bind(("lo", 0))
             self.sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMPNS", 35), 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -261,6 +263,17 @@ class LoopbackCapture:
             return
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
+
+    def cpu_s(self) -> float:
+        """CPU time the capture thread has used so far (s)."""
+        if self._t is None or self._t.ident is None or not self._t.is_alive():
+            return self._cpu_final
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self._t.ident))
+        except (OSError, AttributeError):
+            return 0.0
+
+    _cpu_final = 0.0
 
     def _run(self) -> None:
         ts_opt = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -287,14 +300,44 @@ class LoopbackCapture:
                     sec, nsec = struct.unpack("qq", cdata[:16])
                     t = sec * 1_000_000_000 + nsec
             self.packets.append((t, sport, dport, bytes(ip[ihl + 8: ihl + 20])))
-        self.cpu_s = time.thread_time()
+        self._cpu_final = time.thread_time()
 
     def stop(self) -> None:
-        if self.sock is None:
+        if self.sock is None or self._t is None:
             return
         self._stop = True
         self._t.join(2)
         self.sock.close()
+        self._t = None
+
+
+def _attach_udp_filter(sock: socket.socket, lo: int, hi: int) -> None:
+    """Classic BPF on a loopback packet socket: IPv4, UDP, source port in [lo, hi]."""
+    import ctypes
+
+    prog = [
+        (0x28, 0, 0, 12),          # ldh [12]            ethertype
+        (0x15, 0, 7, 0x0800),      # jeq IPv4 ? next : drop
+        (0x30, 0, 0, 23),          # ldb [23]            IP protocol
+        (0x15, 0, 5, 17),          # jeq UDP ? next : drop
+        (0xB1, 0, 0, 14),          # ldxb 4*([14]&0xf)   IP header length
+        (0x48, 0, 0, 14),          # ldh [x + 14]        UDP source port
+        (0x35, 0, 2, lo),          # jge lo ? next : drop
+        (0x25, 1, 0, hi),          # jgt hi ? drop : accept
+        (0x06, 0, 0, 0x40000),     # ret accept
+        (0x06, 0, 0, 0),           # ret drop
+    ]
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Insn))]
+
+    insns = (Insn * len(prog))(*[Insn(*i) for i in prog])
+    fprog = Prog(len(prog), insns)
+    sock.setsockopt(socket.SOL_SOCKET, 26, bytes(ctypes.string_at(ctypes.addressof(fprog), ctypes.sizeof(fprog))))
 
 
 def outbound_figures(packets: list[tuple[int, int, int, bytes]], src_port: int,
