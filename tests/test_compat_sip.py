@@ -175,6 +175,15 @@ async def test_call_on_the_engine_both_ways(pair):
     assert len([f for f in played if f.data]) <= n + 1 and 10 <= n <= 25
     assert [f.metadata["playback_ended"] for f in played if not f.data] == [True]
 
+    # send_audio_sync + end_of_response (audio bridges): paced too, wait_playback until it left
+    t0 = loop.time()
+    x8 = np.frombuffer(x, np.int16)[::2].tobytes()             # the 1 s tone at 8 kHz
+    agent.send_audio_sync(sa, AudioChunk(data=x8, sample_rate=8000))
+    agent.end_of_response(sa)
+    assert agent.is_playing(sa)
+    assert await agent.wait_playback(sa)
+    assert loop.time() - t0 >= 0.9 and not agent.is_playing(sa)     # 1 s of audio, not a burst
+
     # hang-up from the caller: the agent's session and sockets are released
     stats = state.call_session.stats
     await caller.disconnect(sc)
