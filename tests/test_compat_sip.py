@@ -103,7 +103,7 @@ async def _call(agent, caller):
     port = agent._transport.local_addr[1]
     cs = await caller.dial(f"sip:agent@127.0.0.1:{port}", "sip:caller@127.0.0.1", ("127.0.0.1", port),
                            timeout=5)
-    for _ in range(100):
+    for _ in range(250):                                      # bounded: 5 s (a loaded machine)
         if calls:
             break
         await asyncio.sleep(0.02)
