@@ -60,6 +60,13 @@ async def _pair(engine, pt=0, **kw):
     return vc, peer
 
 
+def _exact_stretch(rx: np.ndarray, expect: np.ndarray, n: int = 2000) -> bool:
+    """Some 0.25 s stretch of ``expect`` arrived sample for sample (on a loaded
+    machine a packet of the Python sender may miss its playout deadline and be
+    concealed, as it should, so not every stretch must)."""
+    return any(find_exact(rx, expect[i:i + n]) >= 0 for i in range(500, len(expect) - n, n))
+
+
 async def _paced(peer, pcm: np.ndarray, dtmf_at: int | None = None, digit: str = "7") -> None:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -95,9 +102,7 @@ async def test_aiortp_to_voicecore_bit_exact(engine, clip, pt):
     await vc.close()
     rx = np.frombuffer(b"".join(got), np.int16)
     expect = np.frombuffer(DECODE[pt](peer.codec.encode(clip.tobytes())), np.int16)
-    # sample for sample (a stretch: on a loaded machine a packet of the Python
-    # sender may come after its playout deadline and be concealed, as it should)
-    assert find_exact(rx, expect[2000:6000]) >= 0
+    assert _exact_stretch(rx, expect)                        # sample for sample
     assert all(len(p) == 320 for p in got)                  # one 20 ms frame per call
     assert np.all(np.diff(stamps) == 160)                   # the playout timeline, clock units
 
@@ -153,9 +158,14 @@ async def test_stats_have_aiortps_keys(engine, clip):
     for k in ("ssrc", "packets_sent", "octets_sent", "packets_received", "packets_lost", "jitter",
               "concealed_frames", "remote_fraction_lost", "remote_packets_lost", "remote_jitter"):
         assert k in st, k
-    assert st["packets_received"] == len(clip) // 160 and st["packets_lost"] == 0
+    n = len(clip) // 160
+    assert st["packets_received"] == st["received"] >= n - 3       # (a late packet is not "received")
+    assert st["packets_lost"] == st["lost"] and st["jitter"] == round(st["jitter_ms"] * 8)
     assert st["packets_sent"] == 50 and st["octets_sent"] == 50 * 160
-    assert st["received"] == len(clip) // 160 and "foreign_source" in st        # voicecore's names as well
+    assert st["remote_packets_lost"] == st["peer_cumulative_lost"]
+    assert st["remote_fraction_lost"] == round(st["peer_fraction_lost"] * 256) & 0xFF
+    assert st["remote_jitter"] == round(st["peer_jitter_ms"] * 8)
+    assert "foreign_source" in st and "concealed_samples" in st     # voicecore's names as well
 
 
 async def test_explicit_ssrc_is_used(engine):
@@ -278,8 +288,9 @@ async def test_aiosipua_callsession_runs_on_voicecore_after_install(engine, clip
     peer._remote_addr = cs.rtp_session.local_addr
     await _paced(peer, clip)
     await asyncio.sleep(0.3)
+    st = cs.stats
     await cs.close()
     await peer.close()
     rx = np.frombuffer(b"".join(got), np.int16)
     expect = np.frombuffer(codec.ulaw2lin(peer.codec.encode(clip.tobytes())), np.int16)
-    assert find_exact(rx, expect[2000:6000]) >= 0          # a stretch of it, sample for sample
+    assert _exact_stretch(rx, expect), st                    # sample for sample

@@ -137,7 +137,9 @@ async def test_call_on_the_engine_both_ways(pair):
     from aiortp.codecs import PcmuCodec
 
     expect = np.frombuffer(codec.ulaw2lin(PcmuCodec().encode(clip.tobytes())), np.int16)
-    assert find_exact(rx, expect[4000:12000]) >= 0          # bit-exact: what aiortp encoded
+    # sample for sample, what aiortp encoded (some 0.25 s stretch: on a loaded machine
+    # a packet may miss its playout deadline and be concealed, as it should)
+    assert any(find_exact(rx, expect[i:i + 2000]) >= 0 for i in range(1000, len(expect) - 2000, 2000))
     assert [d for d, _ in digits] == ["5"] and 100 <= digits[0][1] <= 250
 
     # agent -> caller: 16 kHz chunks (the engine resamples), paced, played frames reported
