@@ -2,13 +2,16 @@
 bit-exact with audioop, and on a free-threaded build the GIL stays disabled."""
 
 import importlib
+import os
 import sys
 import sysconfig
 import warnings
 
-MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring", "providers.sherpa"]
+MODULES = ["media.g711", "media.pcm", "media.resample", "media.jitter", "media.ring.sample", "media.ring.aec",
+           "media.ring.frames", "media.g722", "media.opus", "media.srtp", "providers._sherpa_lib", "providers.sherpa",
+           "providers.sherpa_tts"]
 if sys.platform.startswith("linux"):
-    MODULES += ["engine.rtcp", "engine.tick", "engine.io", "engine.engine"]
+    MODULES += ["engine.rtcp", "engine.addr", "engine.sink", "engine.stats", "engine.tick", "engine.io", "engine.engine"]
 
 for name in MODULES:
     importlib.import_module(f"voicecore._native.{name}")
@@ -32,8 +35,25 @@ if audioop is not None:
 else:
     assert codec.ulaw2lin(codec.lin2ulaw(b"\x00\x00")) == b"\x00\x00"
 
+# Opus and SRTP: a wheel that bundles the libraries must have them working
+# (VOICECORE_REQUIRE_CODECS=1 in the wheel jobs); otherwise say what is there.
+from voicecore.media import opus, srtp  # noqa: E402
+
+if os.environ.get("VOICECORE_REQUIRE_CODECS") == "1":
+    assert opus.AVAILABLE, opus.UNAVAILABLE_REASON
+    assert srtp.AVAILABLE, srtp.UNAVAILABLE_REASON
+if opus.AVAILABLE:
+    enc, dec = opus.OpusEncoder(16000), opus.OpusDecoder(16000)
+    assert len(dec.decode(enc.encode(bytes(640)))) == 640
+if srtp.AVAILABLE:
+    key = bytes(range(30))
+    s = srtp.SRTPSession("AES_CM_128_HMAC_SHA1_80", key, key)
+    pkt = bytes([0x80, 0, 0, 1]) + bytes(8) + bytes(160)
+    assert s.unprotect(s.protect(pkt)) == pkt
+
 if sysconfig.get_config_var("Py_GIL_DISABLED"):
     assert not sys._is_gil_enabled(), "importing voicecore re-enabled the GIL"
 
 print(f"voicecore {voicecore.__version__} OK on Python {sys.version.split()[0]}"
-      f" ({'audioop-checked' if audioop else 'no audioop'})")
+      f" ({'audioop-checked' if audioop else 'no audioop'};"
+      f" opus: {opus.VERSION or 'unavailable'}; srtp: {srtp.VERSION or 'unavailable'})")

@@ -5,7 +5,8 @@ Speed: ``pytest benchmarks/bench_resample.py --benchmark-enable -k speed``
 (groups ``resample <in>-><out>``; each peer streams in its best format:
 voicecore and soxr s16 in/out, libsamplerate float32; ``voicecore-f32`` is
 voicecore's float32 path). The ratio to soxr QQ of the same run is put in
-``extra_info`` and printed at the end of the module (``-s``).
+``extra_info``, printed at the end of the module (``-s``) and gated
+(``TARGETS``).
 
 Quality: ``test_quality_table`` measures every peer with the same numpy FFT
 analysis as the tests (``resample_quality (tests/resample_quality.py)``) and records it in
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import benchsupport  # noqa: F401  (puts tests/ on sys.path: plc_eval, resample_quality)
+from benchsupport import Target, gate  # (also puts tests/ on sys.path: resample_quality)
 
 from voicecore._native.media import resample as vc
 from resample_quality import measure_all
@@ -35,6 +36,10 @@ samplerate = pytest.importorskip("samplerate")
 
 SPEED_PAIRS = [(8000, 16000), (16000, 8000), (24000, 8000), (22050, 16000), (48000, 16000), (16000, 48000)]
 PEERS = ["voicecore", "voicecore-f32", "soxr-QQ", "soxr-HQ", "samplerate-sinc_fastest", "samplerate-sinc_medium"]
+#: Same-run ratio targets (min), asserted with --benchmark-enable: voicecore's
+#: s16 stream >= 1.5x faster than soxr QQ per 20 ms chunk for every pair
+#: (README: 3.1-5.0x measured), with 80 dB where QQ has 0-6.6 dB.
+TARGETS = [Target(f"resample {fi}->{fo}", "voicecore", "soxr-QQ", 1.5) for fi, fo in SPEED_PAIRS]
 
 
 # ------------------------------------------------------------------ streams
@@ -160,6 +165,7 @@ def test_speed(benchmark, fi, fo, peer):
     out = benchmark.pedantic(s.step, setup=lambda: ((chunk,), {}), rounds=3000, warmup_rounds=100)
     if peer.startswith("voicecore"):
         assert n(out) == fo // 50
+    gate(benchmark, peer, TARGETS)
     if benchmark.stats is not None:
         st = benchmark.stats.stats
         _speed.setdefault((fi, fo), {})[peer] = (st.min, st.median)

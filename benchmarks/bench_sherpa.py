@@ -4,8 +4,9 @@ Groups (read ``min``/median; ratios are within one run):
 
 - ``sherpa-convert-20ms``: s16le -> float32 of one 20 ms chunk at 16 kHz
   (320 samples): roomkit's ``_pcm_s16le_to_float32`` (a list of floats) vs
-  voicecore's native conversion into a preallocated float32 buffer (the same
-  code ``OnlineStream.accept_pcm16`` runs). numpy shown for context.
+  voicecore's native conversion into a preallocated float32 buffer
+  (``voicecore.pcm``, the kernel ``OnlineStream.accept_pcm16`` runs). numpy
+  shown for context.
 - ``sherpa-audio-in-20ms``: the whole hand-off of a 20 ms chunk to a sherpa-onnx
   online stream, sherpa-onnx's own feature extraction included: roomkit's
   list + Python ``accept_waveform`` vs voicecore's ``accept_pcm16``.
@@ -20,6 +21,11 @@ Groups (read ``min``/median; ratios are within one run):
   no audio on sherpa-onnx 2.x). RTF = time / audio duration in extra_info.
 - ``sherpa-tts-first-chunk``: time to the first chunk of audio for the same
   text (generation stopped at the first chunk), same two paths.
+
+Targets (same-run ratios of ``min``, asserted with --benchmark-enable): the
+20 ms conversion >= 40x roomkit's list path (README: 98-158x), the 1 s
+float32 -> s16le >= 100x roomkit's (README: ~760x), the whole 20 ms audio-in
+hand-off >= 2x roomkit's (3.6x measured). The model groups are not gated.
 
 The model groups (STT, TTS) time sherpa-onnx's own inference, which is the
 same on both paths; on a shared machine their ratio moves with the load of
@@ -36,7 +42,9 @@ import wave
 import numpy as np
 import pytest
 
-from voicecore import models
+from benchsupport import Target, gate
+
+from voicecore import models, pcm
 
 HAVE_SHERPA = importlib.util.find_spec("sherpa_onnx") is not None
 HAVE_ROOMKIT = importlib.util.find_spec("roomkit") is not None
@@ -48,6 +56,13 @@ SR = 16000
 CHUNK = (np.sin(2 * np.pi * 440 * np.arange(SR // 50) / SR) * 12000).astype("<i2").tobytes()
 SENTENCES = ("The quick brown fox jumps over the lazy dog. It was a bright cold day in April, "
              "and the clocks were striking one. Thank you for your patience.")
+
+
+TARGETS = [
+    Target("sherpa-convert-20ms", "voicecore", "roomkit", 40.0),
+    Target("sherpa-tts-f32-to-s16", "voicecore", "roomkit", 100.0),
+    Target("sherpa-audio-in-20ms", "voicecore", "roomkit", 2.0),
+]
 
 
 def _rate(benchmark, seconds_of_audio: float) -> None:
@@ -81,11 +96,12 @@ def test_convert_20ms(benchmark, impl, native):
     ref = np.frombuffer(CHUNK, "<i2").astype(np.float32) / 32768
     if impl == "voicecore":
         buf = np.empty(len(CHUNK) // 2, np.float32)
-        out = benchmark(native.s16le_to_f32, CHUNK, buf)
+        out = benchmark(pcm.s16le_to_float32, CHUNK, buf)
     elif impl == "roomkit":
         out = benchmark(_pcm_s16le_to_float32, CHUNK)
     else:
         out = benchmark(lambda c: np.frombuffer(c, "<i2").astype(np.float32) / np.float32(32768), CHUNK)
+    gate(benchmark, impl, TARGETS)
     np.testing.assert_array_equal(np.asarray(out, np.float32), ref)
 
 
@@ -114,6 +130,7 @@ def test_audio_in_20ms(benchmark, impl, native, toy):
             stream.accept_waveform(SR, _pcm_s16le_to_float32(CHUNK))
 
     benchmark.pedantic(run, setup=setup, rounds=2000, warmup_rounds=50)
+    gate(benchmark, impl, TARGETS)
 
 
 @pytest.mark.benchmark(group="sherpa-tts-f32-to-s16")
@@ -123,9 +140,10 @@ def test_tts_f32_to_s16_1s(benchmark, impl, native):
 
     x = (0.6 * np.sin(2 * np.pi * 200 * np.arange(22050) / 22050)).astype(np.float32)
     if impl == "voicecore":
-        out = benchmark(native.f32_to_s16le, x)
+        out = benchmark(pcm.float32_to_s16le, x)
     else:
         out = benchmark(_float32_to_pcm_s16le, x)
+    gate(benchmark, impl, TARGETS)
     # roomkit truncates x * 32767, voicecore rounds x * 32768: within 1 LSB + scale.
     diff = np.abs(np.frombuffer(out, "<i2").astype(int) - np.rint(x * 32768).astype(int))
     assert diff.max() <= (1 if impl == "voicecore" else 2)
@@ -177,7 +195,9 @@ def _engine(impl: str, native):
     """One loaded TTS engine per implementation for the whole module."""
     if impl not in _engines:
         if impl == "voicecore":
-            _engines[impl] = native.OfflineTts(**models.piper_joe_paths(), num_threads=2)
+            from voicecore._native.providers import sherpa_tts
+
+            _engines[impl] = sherpa_tts.OfflineTts(**models.piper_joe_paths(), num_threads=2)
         else:
             import sherpa_onnx
 

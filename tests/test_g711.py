@@ -188,3 +188,16 @@ def test_out_buffer_element_type_is_checked(g):
         g.ulaw2lin(bytes(160), out=np.empty(160, np.float64))
     with pytest.raises(TypeError, match="bytes"):
         g.lin2ulaw(bytes(320), out=np.empty(160, np.int16))
+
+
+def test_messages_name_the_public_function_and_argument():
+    from voicecore._native.media import g711 as native
+
+    with pytest.raises(ValueError, match=r"^lin2alaw: pcm must be s16le PCM with an even byte count, got 3 bytes$"):
+        native.lin2alaw(b"abc")
+    with pytest.raises(TypeError, match=r"^ulaw2lin: data must be a C-contiguous buffer \(bytes-like\), got int$"):
+        native.ulaw2lin(7)
+    with pytest.raises(TypeError, match=r"^alaw2lin: out= must be a bytes-like or int16 buffer, got format 'f'"):
+        native.alaw2lin(b"\xd5\xd5", np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match=r"^ulaw2alaw: out= holds 1 bytes, 2 needed$"):
+        native.ulaw2alaw(b"\xff\xff", bytearray(1))

@@ -1,7 +1,7 @@
 """Concealment quality on real speech (PESQ NB), the issue's targets:
 random 10 % loss >= 3.0 and above aiortp's fade concealer; Gilbert-Elliott
 10 % / mean burst 3 not below frame repetition. Skipped when the speech clip
-or the ``pesq`` package is missing (see plc_eval (tests/plc_eval.py))."""
+or the ``pesq`` or ``scipy`` package is missing (see tests/plc_eval.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import plc_eval
 
 pytestmark = [
     pytest.mark.models,
-    pytest.mark.skipif(importlib.util.find_spec("pesq") is None, reason="pesq not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("pesq") is None, reason="pesq not installed (PESQ NB scoring)"),
+    pytest.mark.skipif(importlib.util.find_spec("scipy") is None,
+                       reason="scipy not installed (resampling the speech clips to 8 kHz)"),
 ]
 SEEDS = range(4)
 # beckett (the original clip) and clone-test (the hardest of the four: it was

@@ -123,3 +123,21 @@ def test_out_buffer_element_type_is_checked(p):
     # raw byte buffers stay accepted
     b = bytearray(320)
     assert p.float32_to_s16le(np.zeros(160, np.float32), out=b) is b
+
+
+def test_messages_name_the_public_function_and_argument():
+    """Issue 15: rms_dbfs(b'\\x00') said 'mean_square: ...'."""
+    from voicecore._native.media import pcm as native
+
+    with pytest.raises(ValueError, match=r"^rms_dbfs: data must be s16le PCM with an even byte count, got 1 bytes$"):
+        native.rms_dbfs(b"\x00")
+    with pytest.raises(ValueError, match=r"^mean_square: data must be s16le"):
+        native.mean_square(b"\x00")
+    with pytest.raises(TypeError, match=r"^rms_dbfs: data must be a C-contiguous buffer \(bytes-like or int16\), got str$"):
+        native.rms_dbfs("loud")
+    with pytest.raises(TypeError, match=r"^float32_to_s16le: samples must be a float32 array, got bytes$"):
+        native.float32_to_s16le(b"\x00\x00\x00\x00")
+    with pytest.raises(TypeError, match=r"^s16le_to_float32: out= must be a bytes-like or float32 buffer, got format 'h'"):
+        native.s16le_to_float32(b"\x00\x00", np.zeros(1, np.int16))
+    with pytest.raises(TypeError, match=r"^float32_to_s16le: out= must be a writable C-contiguous buffer"):
+        native.float32_to_s16le(np.zeros(1, np.float32), b"\x00\x00")

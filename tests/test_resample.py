@@ -4,6 +4,7 @@ saturation, reset, and the native module against its numpy reference."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -414,31 +415,46 @@ def test_out_path_allocates_no_buffers():
     assert peak_out < 200             # only the small int returned
 
 
-def test_concurrent_process_on_one_object_raises_instead_of_corrupting():
-    """One object is one stream; a second thread gets RuntimeError, the first
-    finishes with the exact output it would have produced alone."""
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a Python-level buffer (__buffer__, PEP 688) needs 3.12")
+def test_concurrent_calls_on_one_object_raise_instead_of_corrupting():
+    """One object is one stream. A second thread calling process/flush/reset
+    while a call runs gets RuntimeError, and the running call finishes with
+    the exact output it would have produced alone. No timing: the input is a
+    buffer object whose export runs inside process(), after its claim, and
+    starts (and joins) the other thread right there."""
     import threading
-    import time
 
     from voicecore._native.media.resample import Resampler as NativeResampler
 
-    x = (np.sin(np.arange(2_000_000) * 0.01) * 8000).astype(np.int16).tobytes()
+    x = (np.sin(np.arange(3200) * 0.01) * 8000).astype(np.int16).tobytes()
     alone = NativeResampler(8000, 48000).process(x)
     r = NativeResampler(8000, 48000)
-    got: list[bytes] = []
-    t = threading.Thread(target=lambda: got.append(r.process(x)))
-    t.start()
-    time.sleep(0.02)
-    refused = 0
-    while t.is_alive() and refused < 3:
-        try:
-            r.process(x[:3200])
-        except RuntimeError as exc:
-            assert "in use by another thread" in str(exc)
-            refused += 1
-    t.join()
-    assert refused >= 1
-    assert got == [alone]
+    refused: list[str] = []
+
+    def other_thread() -> None:
+        for call in (lambda: r.process(x[:320]), r.flush, r.reset):
+            try:
+                call()
+            except RuntimeError as exc:
+                refused.append(str(exc))
+
+    class HookedInput:
+        def __buffer__(self, flags: int) -> memoryview:
+            t = threading.Thread(target=other_thread)
+            t.start()
+            t.join()
+            other_thread()  # the same thread re-entering is refused too
+            return memoryview(x)
+
+        def __release_buffer__(self, view: memoryview) -> None:
+            view.release()
+
+    got = r.process(HookedInput())
+    assert got == alone
+    assert len(refused) == 6, refused
+    assert all("Resampler." in m and "in use by another thread" in m for m in refused), refused
+    r.reset()  # the claim was released
+    assert r.process(x) == alone
 
 
 def test_output_length_is_bounded_not_overflowed():
@@ -446,5 +462,7 @@ def test_output_length_is_bounded_not_overflowed():
 
     r = NativeResampler(8000, 48000)
     assert r.output_length(1 << 40) == 6 * (1 << 40)
-    with pytest.raises(ValueError, match="must be <="):
+    with pytest.raises(ValueError, match=r"Resampler.output_length: n must be 0..1099511627776 samples \(2\*\*40\)"):
         r.output_length(2**61)
+    with pytest.raises(TypeError, match="Resampler.output_length: n must be an int, got float"):
+        r.output_length(1.0)

@@ -68,9 +68,11 @@ def test_request_flush_discards_what_was_written(R):
     r.read_into(out)
     r.request_flush()
     r.write(ramp(500, 4))  # written after the flush: kept
-    assert r.readable() == 4
+    before = r.read_position
+    assert r.readable() == 4 and len(r) == 4 and r  # a pure query: nothing moves
+    assert r.read_position == before and r.flushed_samples == 0
+    assert r.read(10) == ramp(500, 4).tobytes()  # the consumer applies the flush
     assert r.flushed_samples == 30
-    assert r.read(10) == ramp(500, 4).tobytes()
 
 
 @impls

@@ -5,9 +5,12 @@ against the lock-based reference."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import select
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,10 +110,12 @@ def test_bad_input(R):
         q.push(np.zeros(F, np.float32))
     with pytest.raises(ValueError, match="even byte count"):
         q.push(b"\x00" * 3)
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match=r"FrameQueue.push: session_index must be in 0..2\*\*32-1, got -1"):
         q.push(frame(0), session_index=-1)
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="timestamp must be in 0..2"):
         q.push(frame(0), timestamp=2**64)
+    with pytest.raises(TypeError, match="FrameQueue.push: flags must be an int, got str"):
+        q.push(frame(0), flags="1")
     with pytest.raises(ValueError, match="exactly 160 samples"):
         q.pop_into(np.zeros(F * 2, np.int16))
     with pytest.raises(TypeError, match="int16"):
@@ -153,6 +158,59 @@ async def test_asyncio_reader_delivers_every_frame_with_few_wakeups(R):
     q.close()
 
 
+@impls
+async def test_reader_bounds_the_work_per_wakeup_and_loses_nothing(R):
+    """1,000 frames queued at once: each loop callback delivers at most
+    max_frames of them, other loop callbacks run between the batches (the
+    loop is not starved), and every frame arrives once, in order (nothing
+    lost), the last batch re-arming the wake-up."""
+    q = R.FrameQueue(1024, F)
+    got: list[int] = []
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    progress_seen_by_others: list[int] = []
+
+    def on_frame(data: bytes, session: int, ts: int, flags: int) -> None:
+        got.append(ts)
+        if ts == 999:
+            done.set()
+
+    reader = FrameQueueReader(q, on_frame, max_frames=50)
+    for k in range(1000):
+        q.push(frame(k % 7), timestamp=k)
+
+    def other_work() -> None:  # another loop callback, rescheduling itself
+        progress_seen_by_others.append(len(got))
+        if not done.is_set():
+            loop.call_soon(other_work)
+
+    reader.start()
+    loop.call_soon(other_work)
+    await asyncio.wait_for(done.wait(), 5)
+    assert got == list(range(1000))
+    assert reader.frames_delivered == 1000
+    # 20 batches of 50: some started by the fd, the rest by follow-ups (never all at once)
+    assert reader.continuations >= 1 and reader.wakeups_handled + reader.continuations >= 1000 // 50
+    # other work ran while the backlog was being delivered, between batches
+    partial = [n for n in progress_seen_by_others if 0 < n < 1000]
+    assert len(partial) >= 10, progress_seen_by_others[:30]
+    assert all(n % 50 == 0 for n in partial)  # batches of at most max_frames
+    # the drain ended by finding the queue empty: the wake-up is armed again
+    q.push(frame(0), timestamp=1000)
+    await asyncio.sleep(0.05)
+    assert got[-1] == 1000
+    reader.stop()
+    q.close()
+
+
+def test_reader_max_frames_is_checked():
+    q = native.FrameQueue(4, F, wakeup=False)
+    with pytest.raises(ValueError, match="FrameQueueReader: max_frames must be >= 1, got 0"):
+        FrameQueueReader(q, print, max_frames=0)
+    with pytest.raises(TypeError, match="max_frames must be an int"):
+        FrameQueueReader(q, print, max_frames=2.5)
+
+
 def test_native_matches_reference_random_ops():
     rng = random.Random(5)
     a = native.FrameQueue(8, F)
@@ -176,11 +234,66 @@ def test_native_matches_reference_random_ops():
     b.close()
 
 
-def test_pipe_fallback_is_what_non_linux_uses():
-    """The reference uses a plain pipe; the native queue an eventfd on Linux.
-    Both must be non-blocking and close-on-exec."""
+def test_wakeup_fd_is_non_blocking_and_close_on_exec():
     q = native.FrameQueue(4, F)
     fd = q.fileno()
     assert os.get_blocking(fd) is False
     assert os.get_inheritable(fd) is False
     q.close()
+
+
+_PIPE_MODE = r"""
+import os, stat, sys
+from voicecore._native.media import ring
+q = ring.FrameQueue(4, 160)
+fd = q.fileno()
+assert ring.WAKEUP_KIND == "pipe", ring.WAKEUP_KIND
+assert stat.S_ISFIFO(os.fstat(fd).st_mode), "not a pipe"
+print("pipe ok")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="non-Linux platforms use the pipe anyway")
+def test_pipe_fallback_runs_the_wakeup_tests_on_linux_too():
+    """VOICECORE_WAKEUP=pipe gives queues the pipe that macOS uses; the wake-up
+    tests of this file then run over it, in a subprocess, on Linux."""
+    env = dict(os.environ, VOICECORE_WAKEUP="pipe")
+    r = subprocess.run([sys.executable, "-c", _PIPE_MODE], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "pipe ok" in r.stdout, r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-k", "wakeup and not pipe_fallback or asyncio_reader or random_ops", "--benchmark-disable"],
+        env=env, capture_output=True, text=True, timeout=600, cwd=os.path.dirname(__file__),
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and " failed" not in r.stdout, r.stdout[-2000:]
+
+
+_EMFILE = r"""
+import resource, sys
+from voicecore._native.media import ring
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+keep = []
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+try:
+    while True:
+        keep.append(open("/dev/null"))
+except OSError:
+    pass
+try:
+    ring.FrameQueue(4, 160)
+except OSError as exc:
+    print(type(exc).__name__, exc.errno, exc)
+    sys.exit(0)
+sys.exit("no error")
+"""
+
+
+def test_wakeup_fd_failure_raises_oserror_with_its_errno():
+    """Out of file descriptors: FrameQueue raises OSError carrying EMFILE (the
+    errno the wake-up fd got), not a bare OSError."""
+    r = subprocess.run([sys.executable, "-c", _EMFILE], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    name, code, msg = r.stdout.split(" ", 2)
+    assert name == "OSError" and int(code) == errno.EMFILE, r.stdout
+    assert "FrameQueue: cannot open the wake-up fd" in msg

@@ -92,7 +92,7 @@ async def test_connect_without_remote_address_is_a_clear_error(engine):
         await b.connect("r", "p", "c")
 
 
-@pytest.mark.parametrize("pt, name", [(9, "G.722"), (111, "Opus"), (18, "G.729"), (96, "an unknown codec")])
+@pytest.mark.parametrize("pt, name", [(3, "GSM"), (4, "G.723"), (18, "G.729"), (96, "an unknown codec")])
 def test_undecodable_payload_type_is_refused_naming_it(pt, name):
     from voicecore.backends.rtp import RTPVoiceBackend
 
@@ -299,7 +299,8 @@ async def test_audio_played_reports_exactly_what_was_sent(engine, peer):
     assert played[-1].metadata["playback_ended"] and not played[0].metadata["playback_ended"]
     assert all(f.metadata["played_bytes"] == 320 for f in played)
     send_ms = np.array([f.metadata["send_time_ns"] for f in played]) / 1e6
-    assert np.all(np.abs(np.diff(send_ms) - 20.0) < 5.0)
+    assert np.all(np.diff(send_ms) > 0)                              # in send order, at send time
+    assert abs((send_ms[-1] - send_ms[0]) / (len(send_ms) - 1) - 20.0) < 1.0
 
 
 def _one_chunk(x, rate):
@@ -384,121 +385,3 @@ async def test_latching_moves_only_after_four_sequential_packets(engine, peer):
     finally:
         other.close()
         await b.close()
-
-
-# ---------------------------------------------------------------------------- more of the API
-async def test_ipv6_loopback_both_ways(engine):
-    import socket
-
-    try:
-        peer = RawPeer("::1")
-    except OSError:
-        pytest.skip("no IPv6 loopback")
-    try:
-        from voicecore.backends.rtp import RTPVoiceBackend
-
-        b = RTPVoiceBackend(local_addr=("::1", 0), remote_addr=peer.addr, engine=engine)
-        s = await b.connect("r", "p", "c")
-        frames = []
-        b.on_audio_received(lambda sess, f: frames.append(f))
-        assert s.metadata["local_addr"][0] == "::1"
-        await _send_paced(peer, tuple(s.metadata["local_addr"]), _ulaw_packets(tone(500, 0.3)))
-        await b.send_audio(s, tone(300, 0.2).tobytes())
-        await b.wait_playback(s)
-        await asyncio.sleep(0.2)
-        assert len(peer.rtp(0)) == 10
-        assert sum(f.metadata["frame_kind"] == "audio" for f in frames) >= 14
-        assert b._calls[s.id].es.rtp_socket.family == socket.AF_INET6
-        await b.close()
-    finally:
-        peer.close()
-
-
-async def test_port_allocator_and_port_range(engine, peer):
-    from aiortp.port_allocator import PortAllocator
-
-    from voicecore.backends.rtp import RTPVoiceBackend
-
-    alloc = PortAllocator((41000, 41100))
-    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine, port_allocator=alloc)
-    s1 = await b.connect("r", "a", "c")
-    s2 = await b.connect("r", "b", "c")
-    p1, p2 = s1.metadata["local_addr"][1], s2.metadata["local_addr"][1]
-    assert p1 % 2 == 0 and p2 % 2 == 0 and 41000 <= min(p1, p2) and p1 != p2
-    await b.disconnect(s1)
-    await asyncio.sleep(0.05)
-    assert p1 not in alloc._allocated                   # given back on disconnect
-    await b.close()
-    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine,
-                        port_range=(42000, 42100))
-    s = await b.connect("r", "a", "c")
-    port = s.metadata["local_addr"][1]
-    assert port % 2 == 0 and 42000 <= port < 42100
-    assert b._calls[s.id].es.rtcp_socket.getsockname()[1] == port + 1
-    await b.close()
-
-
-async def test_send_audio_sync_and_end_of_response(engine, peer):
-    b, s = await _backend(engine, peer)
-    x = tone(500, 0.4, rate=16000)
-    for i in range(0, len(x), 320):                     # 20 ms chunks from a bridge, at 16 kHz
-        b.send_audio_sync(s, AudioChunk(x[i:i + 320].tobytes(), sample_rate=16000))
-    b.end_of_response(s)
-    assert b.is_playing(s)
-    assert await b.wait_playback(s)
-    assert not b.is_playing(s)
-    await asyncio.sleep(0.05)
-    assert len(peer.rtp(0)) in (20, 21)
-    await b.close()
-
-
-async def test_muted_input_is_silence_and_gated_input_is_not_delivered(engine, peer):
-    b, s = await _backend(engine, peer)
-    frames = []
-    b.on_audio_received(lambda sess, f: frames.append(f))
-    dest = tuple(s.metadata["local_addr"])
-    b.set_input_muted(s, True)
-    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3)))
-    await asyncio.sleep(0.1)
-    n_muted = len(frames)
-    assert n_muted >= 15 and all(not any(f.data) for f in frames)
-    b.set_input_muted(s, False)
-    b.set_input_gated(s, True)
-    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3), seq0=200, ts0=50000))
-    await asyncio.sleep(0.1)
-    assert len(frames) == n_muted
-    b.set_input_gated(s, False)
-    await _send_paced(peer, dest, _ulaw_packets(tone(500, 0.3), seq0=300, ts0=100000))
-    await asyncio.sleep(0.15)
-    await b.close()
-    assert any(any(f.data) for f in frames[n_muted:])
-
-
-async def test_batch_api_hands_all_sessions_frames_as_one_array(engine):
-    from voicecore.backends.rtp import RTPVoiceBackend
-
-    peers = [RawPeer() for _ in range(8)]          # 2 per sub-slot (4 sub-slots of 5 ms)
-    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), engine=engine)
-    batches = []
-    b.on_audio_batch(batches.append)
-    sessions = [await b.connect("r", f"p{i}", "c", metadata={"remote_addr": p.addr}) for i, p in enumerate(peers)]
-    pk = _ulaw_packets(tone(400, 0.5))
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    for i, pkt in enumerate(pk):
-        await asyncio.sleep(max(0.0, t0 + 0.02 * i - loop.time()))
-        for p, s in zip(peers, sessions):
-            p.send(pkt, tuple(s.metadata["local_addr"]))
-    await asyncio.sleep(0.3)
-    await b.close()
-    for p in peers:
-        p.close()
-    assert batches
-    assert all(bt.frames.shape[1] == 160 and bt.frames.dtype == np.int16 for bt in batches)
-    assert all(len(bt.sessions) == len(bt.frames) == len(bt.kinds) for bt in batches)
-    per = {s.id: 0 for s in sessions}
-    for bt in batches:
-        for sess, k in zip(bt.sessions, bt.kinds.tolist()):
-            per[sess.id] += k == 0
-    assert all(v >= 24 for v in per.values()), per
-    assert max(len(bt.sessions) for bt in batches) >= 2          # the frames of a sub-slot's calls together

@@ -105,9 +105,10 @@ async def test_flood_of_random_datagrams_leaves_the_call_intact(engine):
     call = _call_packets(3.0)
     rss0 = _rss_kib()
     t = _pacer_thread(peer.send, call, dest)
+    await asyncio.sleep(0.3)                # the flood hits a call that is going on
     rng = random.Random(7)
     sent_flood = 0
-    t_end = time.monotonic() + 2.5
+    t_end = time.monotonic() + 2.4
     while time.monotonic() < t_end:
         # random bytes, random RTP with random SSRCs from the peer's own address
         # (spoofed source IP/port), and random bytes from elsewhere
@@ -130,9 +131,9 @@ async def test_flood_of_random_datagrams_leaves_the_call_intact(engine):
     await b.close()
     flooder.close()
     peer.close()
-    assert sent_flood > 20000
+    assert sent_flood > 15000
     # the legitimate stream: every packet received and played, nothing concealed mid-call
-    assert st["received"] >= len(call) - 1
+    assert st["received"] >= len(call) - 1, {k: v for k, v in st.items() if k in ("received", "late", "foreign_ssrc")}
     audio = frames.count("audio")
     assert audio >= len(call) - 2
     first = frames.index("audio")

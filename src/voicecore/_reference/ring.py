@@ -19,9 +19,11 @@ import numpy as np
 __all__ = [
     "FLAG_DISCONTINUITY",
     "FLAG_END",
+    "FLAG_PARTIAL",
     "FLAG_SILENCE",
     "GIL_THRESHOLD",
     "MAX_CAPACITY",
+    "WAKEUP_KIND",
     "AECReferenceRing",
     "FrameQueue",
     "SampleRing",
@@ -32,6 +34,8 @@ GIL_THRESHOLD = 16384
 FLAG_END = 1
 FLAG_SILENCE = 2
 FLAG_DISCONTINUITY = 4
+FLAG_PARTIAL = 8
+WAKEUP_KIND = "pipe"
 
 _M64 = (1 << 64) - 1
 
@@ -127,9 +131,11 @@ class SampleRing:
             return self._cap - _diff(self._w, self._r)
 
     def readable(self) -> int:
+        # a pure query (as the native ring): a pending flush is discounted,
+        # applied only by the consumer's next read
         with self._lock:
-            self._apply_flush()
-            return _diff(self._w, self._r)
+            r = self._flush_to if _diff(self._flush_to, self._r) > 0 else self._r
+            return _diff(self._w, r)
 
     def __len__(self) -> int:
         return self.readable()
@@ -430,8 +436,10 @@ class FrameQueue:
                 f"got {2 * len(x)} bytes"
             )
         for name, v, top in (("session_index", session_index, 32), ("timestamp", timestamp, 64), ("flags", flags, 32)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"FrameQueue.push: {name} must be an int, got {type(v).__name__}")
             if not 0 <= v < 1 << top:
-                raise OverflowError(f"FrameQueue.push: {name} out of range: {v}")
+                raise ValueError(f"FrameQueue.push: {name} must be in 0..2**{top}-1, got {v}")
         with self._lock:
             dropped = len(self._frames) >= self._slots
             if dropped:

@@ -28,11 +28,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from voicecore._tasks import log_task_exception
@@ -47,81 +45,26 @@ from voicecore.backends.base import (
     VoiceBackend,
 )
 from voicecore.base import (
-    PCM16_FORMATS,
     AudioChunk,
     BargeInCallback,
     VoiceCapability,
     VoiceSession,
     VoiceSessionState,
 )
+from voicecore.backends._rtp_calls import (
+    FIXED_CLOCK,
+    STATIC_PAYLOADS,
+    UNSUPPORTED,
+    AudioBatch,
+    _Call,
+    _check_chunk,
+    payload_codec,
+)
 from voicecore.events import DTMFEvent
 
-__all__ = ["AudioBatch", "RTPVoiceBackend", "payload_codec"]
+__all__ = ["STATIC_PAYLOADS", "UNSUPPORTED", "AudioBatch", "RTPVoiceBackend", "payload_codec"]
 
 logger = logging.getLogger("voicecore.voice.rtp")
-
-#: Payload types voicecore decodes and encodes natively, with their formats.
-STATIC_PAYLOADS = {0: "pcmu", 8: "pcma", 11: "l16"}
-#: Payload types known but not (yet) decodable here.
-UNSUPPORTED = {9: "G.722", 111: "Opus", 3: "GSM", 4: "G.723", 18: "G.729"}
-
-
-
-def payload_codec(payload_type: int, codec: str | None = None) -> str:
-    """The native format ('pcmu', 'pcma', 'l16') of ``payload_type``, or a
-    ValueError naming the payload type and what is supported."""
-    if codec is not None:
-        name = codec.lower()
-        if name not in ("pcmu", "pcma", "l16"):
-            raise ValueError(
-                f"RTPVoiceBackend: codec must be 'pcmu', 'pcma' or 'l16', got {codec!r}"
-            )
-        return name
-    name = STATIC_PAYLOADS.get(payload_type)
-    if name is None:
-        known = UNSUPPORTED.get(payload_type, "an unknown codec")
-        raise ValueError(
-            f"RTPVoiceBackend: payload type {payload_type} ({known}) cannot be decoded by voicecore; "
-            "supported: 0 (PCMU), 8 (PCMA), 11 (L16), or a dynamic payload type with codec='l16'"
-        )
-    return name
-
-
-@dataclass
-class AudioBatch:
-    """All frames of one engine wake-up for the sessions of one backend
-    (``RTPVoiceBackend.on_audio_batch``).
-
-    Attributes:
-        sessions: the VoiceSession of each frame (same order as ``frames``).
-        frames: int16 array, shape (n, samples): s16 mono at ``sample_rate``.
-        lengths: valid samples of each row (the rest is zero).
-        kinds: per frame 0 audio, 1 concealed, 2 silence, 3 comfort noise.
-        sample_rate: Hz.
-    """
-
-    sessions: list[VoiceSession]
-    frames: Any
-    lengths: Any
-    kinds: Any
-    sample_rate: int
-
-
-class _Call:
-    """Per-session state of the backend."""
-
-    __slots__ = ("session", "es", "last_token", "lock", "disconnected", "frame_ms", "rate", "discarded")
-
-    def __init__(self, session: VoiceSession, es: Any, rate: int, frame_ms: int) -> None:
-        self.session = session
-        self.es = es
-        self.last_token = 0
-        self.lock = threading.Lock()
-        self.disconnected = False
-        self.frame_ms = frame_ms
-        self.rate = rate
-        self.discarded = False
-
 
 class RTPVoiceBackend(VoiceBackend):
     """VoiceBackend sending and receiving audio over RTP, natively.
@@ -153,6 +96,10 @@ class RTPVoiceBackend(VoiceBackend):
         min_delay_ms, max_delay_ms: range of the adaptive playout delay.
         port_range: ``(first, last)``: even RTP ports from this range.
         rtcp_mux: send and expect RTCP on the RTP port (RFC 5761).
+        keepalive: what to send while nothing is queued: 'none' (as
+            roomkit), 'silence' (a continuous stream of encoded silence) or
+            'cn' (RFC 3389 comfort noise every 500 ms), for peers whose RTP
+            timeout would otherwise end a quiet call.
     """
 
     def __init__(
@@ -174,8 +121,14 @@ class RTPVoiceBackend(VoiceBackend):
         max_delay_ms: int = 200,
         port_range: tuple[int, int] | None = None,
         rtcp_mux: bool = False,
+        keepalive: str = "none",
     ) -> None:
         self._codec = payload_codec(payload_type, codec)
+        if self._codec == "opus" and clock_rate == 8000:
+            clock_rate = 48000              # roomkit's default clock; Opus RTP is always 48 kHz (RFC 7587)
+        fixed = FIXED_CLOCK.get(self._codec)
+        if fixed is not None and clock_rate != fixed:
+            raise ValueError(f"RTPVoiceBackend: {self._codec} runs on a {fixed} Hz RTP clock, got clock_rate={clock_rate}")
         if clock_rate not in (8000, 16000, 24000, 32000, 48000):
             raise ValueError(f"RTPVoiceBackend: clock_rate must be 8000-48000 in steps of 8000, got {clock_rate}")
         if rtcp_interval < 0:
@@ -194,13 +147,18 @@ class RTPVoiceBackend(VoiceBackend):
         self._rtcp_interval = rtcp_interval
         self._port_allocator = port_allocator
         self._engine = engine
-        self._output_rate = output_sample_rate or clock_rate
+        # audio rate of the frames: G.722 is 16 kHz audio on its 8 kHz RTP clock
+        self._audio_rate = 16000 if self._codec == "g722" else clock_rate
+        self._output_rate = output_sample_rate or self._audio_rate
         self._latching = latching
         self._inactivity = inactivity_timeout
         self._min_delay = min_delay_ms
         self._max_delay = max_delay_ms
         self._port_range = port_range
         self._rtcp_mux = rtcp_mux
+        if keepalive not in ("none", "silence", "cn"):
+            raise ValueError(f"RTPVoiceBackend: keepalive must be 'none', 'silence' or 'cn', got {keepalive!r}")
+        self._keepalive = keepalive
 
         self._audio_received_callback: AudioReceivedCallback | None = None
         self._audio_received_async = False
@@ -270,6 +228,9 @@ class RTPVoiceBackend(VoiceBackend):
         """Open an RTP session to the peer and return its VoiceSession.
 
         ``metadata["remote_addr"]`` overrides the constructor's remote address.
+        ``metadata["srtp"]``: SDES-SRTP for this call, an
+        :class:`~voicecore.media.srtp.SRTPSession` or the pair
+        ``(our a=crypto line, the peer's a=crypto line)`` (RFC 4568).
         The session's metadata carries ``payload_type``, ``clock_rate``,
         ``remote_addr``, ``backend`` ("rtp") and ``local_addr`` (the bound
         address).
@@ -282,6 +243,7 @@ class RTPVoiceBackend(VoiceBackend):
 
         metadata = metadata or {}
         remote_addr = metadata.pop("remote_addr", None) or self._remote_addr
+        srtp = _srtp_session(metadata.pop("srtp", None))
         if remote_addr is None:
             raise ValueError(
                 "remote_addr must be provided either in RTPVoiceBackend() "
@@ -314,6 +276,8 @@ class RTPVoiceBackend(VoiceBackend):
                 max_delay_ms=self._max_delay,
                 allocated_port=port,
                 port_allocator=self._port_allocator,
+                keepalive=self._keepalive,
+                srtp=srtp,
             )
         except BaseException:
             rtp_sock.close()
@@ -364,7 +328,7 @@ class RTPVoiceBackend(VoiceBackend):
             es.set_flags(played=True)
 
     def _make_sink(self, call: _Call) -> Any:
-        from voicecore._native.engine.engine import BATCH, FrameSink
+        from voicecore._native.engine.sink import BATCH, FrameSink
 
         if self._batch_callback is not None:
             return BATCH
@@ -373,7 +337,7 @@ class RTPVoiceBackend(VoiceBackend):
     def _make_played(self, call: _Call) -> Callable[[bytes, int, bool], None]:
         session = call.session
         es = call.es
-        rate = self._clock_rate
+        rate = self._audio_rate
         backend = self
 
         def played(pcm: bytes, send_ns: int, last: bool) -> None:
@@ -476,7 +440,7 @@ class RTPVoiceBackend(VoiceBackend):
         session: VoiceSession,
         audio: bytes | AsyncIterator[AudioChunk],
     ) -> None:
-        """Play audio to *session*: s16le bytes at the clock rate, or a stream
+        """Play audio to *session*: s16le bytes at the audio rate (the clock rate; 16 kHz for G.722), or a stream
         of AudioChunks, each at its own sample rate (resampled in the engine).
         Returns once the audio has been handed to the engine; it leaves paced
         by the engine's clock (:meth:`wait_playback` waits for that)."""
@@ -489,7 +453,7 @@ class RTPVoiceBackend(VoiceBackend):
         call.last_token = 0
         with PlaybackErrors(logger, "Error sending audio for session %s", session.id) as play:
             if isinstance(audio, (bytes, bytearray, memoryview)):
-                if not await es.write(audio, self._clock_rate):
+                if not await es.write(audio, self._audio_rate):
                     return
             else:
                 async for chunk in play.watch(audio):
@@ -648,12 +612,18 @@ class RTPVoiceBackend(VoiceBackend):
         return unsubscribe
 
 
-def _check_chunk(chunk: AudioChunk) -> None:
-    if chunk.format not in PCM16_FORMATS:
-        raise ValueError(f"RTPVoiceBackend: chunks must be s16le PCM, got format {chunk.format!r}")
-    if chunk.channels != 1:
-        raise ValueError(f"RTPVoiceBackend: chunks must be mono, got {chunk.channels} channels")
-    if not 1 <= chunk.sample_rate <= 192000:
-        raise ValueError(f"RTPVoiceBackend: chunk sample_rate must be 1-192000 Hz, got {chunk.sample_rate}")
-    if len(chunk.data) % 2:
-        raise ValueError(f"RTPVoiceBackend: s16le chunk data must have an even length, got {len(chunk.data)}")
+def _srtp_session(spec: Any) -> Any:
+    """metadata["srtp"] -> SRTPSession (or None)."""
+    if spec is None:
+        return None
+    from voicecore.media import srtp
+
+    if isinstance(spec, srtp.SRTPSession):
+        return spec
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        local, remote = (srtp.parse_crypto(x) if isinstance(x, str) else x for x in spec)
+        return srtp.session_from_sdes(local, remote)
+    raise TypeError(
+        "RTPVoiceBackend.connect: metadata['srtp'] must be an SRTPSession or "
+        f"(local a=crypto line, remote a=crypto line), got {type(spec).__name__}"
+    )

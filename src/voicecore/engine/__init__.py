@@ -56,6 +56,8 @@ class AudioEngine:
         event_queue: events that may wait for the loop.
         max_frames_per_wakeup: frames handed to callbacks per loop wake-up; the
             rest is left for the next one so other tasks are not starved.
+        realtime_priority: 1-99 asks SCHED_FIFO for the I/O thread (needs
+            CAP_SYS_NICE; ``stats()["realtime"]`` says whether it took).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class AudioEngine:
         played_queue: int = 2048,
         event_queue: int = 8192,
         max_frames_per_wakeup: int = 4096,
+        realtime_priority: int = 0,
     ) -> None:
         mod = _native()
         self.native = mod.Engine(
@@ -77,6 +80,7 @@ class AudioEngine:
             frame_queue=frame_queue,
             played_queue=played_queue,
             event_queue=event_queue,
+            realtime_priority=realtime_priority,
         )
         if max_frames_per_wakeup < 1:
             raise ValueError(
@@ -84,7 +88,8 @@ class AudioEngine:
             )
         self.period_ms = period_ms
         self._max_frames = max_frames_per_wakeup
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # weak: a default engine lives in a WeakKeyDictionary keyed by its loop
+        self._loop_ref: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._sessions: dict[int, EngineSession] = {}
         self._played_listeners = 0
         self._batch_listeners: list[Any] = []
@@ -95,18 +100,18 @@ class AudioEngine:
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the engine delivers to (set by :meth:`start`)."""
-        return self._loop
+        return self._loop_ref() if self._loop_ref is not None else None
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start the I/O thread and attach to *loop* (default: the running loop)."""
         if self._closed:
             raise RuntimeError("AudioEngine.start: the engine is closed")
-        if self._loop is not None:
+        if self._loop_ref is not None:
             return
         loop = loop or asyncio.get_running_loop()
         self.native.start()
         loop.add_reader(self.native.fileno(), self._on_readable)
-        self._loop = loop
+        self._loop_ref = weakref.ref(loop)
 
     async def aclose(self) -> None:
         """Close every session (RTCP BYE), then stop the thread."""
@@ -119,8 +124,9 @@ class AudioEngine:
         if self._closed:
             return
         self._closed = True
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self.native.fileno())
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.native.fileno())
         self.native.stop()
         for sess in list(self._sessions.values()):
             sess._released()
@@ -134,7 +140,7 @@ class AudioEngine:
     async def open_session(self, **kwargs: Any) -> EngineSession:
         """Open a session (see :class:`EngineSession` for the arguments) and
         wait until its socket is live in the engine."""
-        if self._loop is None:
+        if self._loop_ref is None:
             self.start()
         sess = EngineSession(self, **kwargs)
         self._sessions[sess.index] = sess
@@ -227,4 +233,6 @@ def get_engine(loop: asyncio.AbstractEventLoop | None = None) -> AudioEngine:
         eng = AudioEngine()
         eng.start(loop)
         _defaults[loop] = eng
+        # the thread ends with its loop (asyncio.run() in a loop of tests, say)
+        weakref.finalize(loop, eng.native.stop)
     return eng

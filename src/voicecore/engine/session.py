@@ -23,9 +23,23 @@ DIGIT_CODES = {d: i for i, d in enumerate(_DIGITS)}
 EV_READY, EV_REMOVED, EV_DTMF, EV_INACTIVE, EV_ACTIVE, EV_BYE, EV_PLAYED, EV_ERROR = range(1, 9)
 EV_DTMF_SENT, EV_LATCHED, EV_RTCP = 9, 10, 11
 FLAG_DELIVER, FLAG_PLAYED, FLAG_LATCH, FLAG_DELIVER_EARLY, FLAG_MUTED = 1, 2, 4, 8, 16
+FLAG_IDLE_SILENCE, FLAG_IDLE_CN = 32, 64
+#: What a session sends while it has nothing to play.
+KEEPALIVE = {"none": 0, "silence": FLAG_IDLE_SILENCE, "cn": FLAG_IDLE_CN}
 
 #: Inbound frame kinds (the jitter buffer's FrameKind).
 FRAME_KINDS = ("audio", "concealed", "silence", "comfort_noise")
+
+
+def _audio_rate(codec: str, rtp_clock: int) -> int:
+    """Audio rate (Hz) of a session's frames for its codec and RTP clock."""
+    if codec == "g722":
+        if rtp_clock != 8000:
+            raise ValueError(f"G.722 runs on an 8000 Hz RTP clock (RFC 3551), got clock_rate={rtp_clock}")
+        return 16000
+    if codec == "opus" and rtp_clock != 48000:
+        raise ValueError(f"Opus runs on a 48000 Hz RTP clock (RFC 7587), got clock_rate={rtp_clock}")
+    return rtp_clock
 
 
 def _family(host: str) -> int:
@@ -119,10 +133,17 @@ class EngineSession:
         rtp_socket, rtcp_socket: bound UDP sockets (RTCP None: muxed or off).
         remote_addr: (host, port) of the peer's RTP; ``remote_rtcp_addr``
             defaults to port + 1 (the RTP port itself when RTCP is muxed).
-        clock_rate: RTP clock (Hz): 8000 for G.711.
+        clock_rate: RTP clock (Hz): 8000 for G.711 and G.722, 48000 for Opus.
+            The audio rate (:attr:`audio_rate`) is the same except for G.722
+            (16 kHz audio on its historical 8 kHz RTP clock, RFC 3551).
         payload_type: outbound payload type; ``codec`` its format ('pcmu',
-            'pcma', 'l16'); ``payload_types``: inbound audio payload types
-            ``{pt: codec}`` the jitter buffer decodes (default: the outbound one).
+            'pcma', 'l16', 'g722', 'opus'); ``payload_types``: inbound audio
+            payload types ``{pt: codec}`` the jitter buffer decodes (default:
+            the outbound one).
+        opus_bitrate: Opus encoder bit rate (bit/s, default 24000);
+            ``opus_fec``: in-band FEC for the far end's loss concealment.
+        srtp: an SDES-SRTP session (:class:`voicecore.media.srtp.SRTPSession`)
+            protecting RTP and RTCP both ways, or None.
         dtmf_payload_type: RFC 4733 payload type (None: no DTMF).
         cn_payload_type: RFC 3389 comfort noise payload type (None: off).
         output_rate: deliver inbound frames at this rate (Hz), resampled in the
@@ -137,6 +158,10 @@ class EngineSession:
         aec: keep an AEC reference ring of what was sent (1 s at the clock rate).
         deliver_early: deliver silence frames from the start, before the
             first packet (default: from the first packet on).
+        keepalive: what to send while nothing is queued: 'none' (nothing,
+            as roomkit), 'silence' (encoded silence every period: a
+            continuous stream) or 'cn' (an RFC 3389 comfort-noise packet every
+            500 ms), so that the peer's RTP timeout does not end the call.
         allocated_port: the port a port allocator gave (released on close).
         port_allocator: the allocator to give it back to.
         ssrc, seq, timestamp: initial outbound SSRC, sequence number and RTP
@@ -154,6 +179,9 @@ class EngineSession:
         clock_rate: int = 8000,
         payload_type: int = 0,
         codec: str = "pcmu",
+        opus_bitrate: int = 24000,
+        opus_fec: bool = True,
+        srtp: Any | None = None,
         payload_types: dict[int, str] | None = None,
         dtmf_payload_type: int | None = 101,
         cn_payload_type: int | None = 13,
@@ -167,6 +195,7 @@ class EngineSession:
         out_buffer: int = 32768,
         aec: bool = True,
         deliver_early: bool = False,
+        keepalive: str = "none",
         cname: str | None = None,
         allocated_port: int | None = None,
         port_allocator: Any | None = None,
@@ -183,7 +212,10 @@ class EngineSession:
         self.rtcp_socket = rtcp_socket
         self.local_addr: tuple[str, int] = rtp_socket.getsockname()[:2]
         self.remote_addr = tuple(remote_addr)
-        self.clock_rate = clock_rate
+        audio_rate = _audio_rate(codec, clock_rate)
+        self.rtp_clock = clock_rate
+        self.clock_rate = clock_rate = audio_rate      # frames, resampling and AEC run at the audio rate
+        self.audio_rate = audio_rate
         self.payload_type = payload_type
         self.codec = codec
         self.dtmf_payload_type = dtmf_payload_type
@@ -204,13 +236,27 @@ class EngineSession:
         )
         self.output_rate = output_rate or clock_rate
         in_rs = Resampler(clock_rate, self.output_rate) if self.output_rate != clock_rate else None
+        encoder = None
+        if codec == "g722":
+            from voicecore.media.g722 import G722Encoder
+
+            encoder = G722Encoder(64000)
+        elif codec == "opus":
+            from voicecore.media.opus import OpusEncoder, require
+
+            require()
+            encoder = OpusEncoder(audio_rate, opus_bitrate, "voip", fec=opus_fec,
+                                  packet_loss_percent=10 if opus_fec else 0)
         family = rtp_socket.family
         if remote_rtcp_addr is None:
             if rtcp_mux:
                 remote_rtcp_addr = self.remote_addr
             else:
                 remote_rtcp_addr = (self.remote_addr[0], self.remote_addr[1] + 1)
-        flags = FLAG_DELIVER | (FLAG_LATCH if latching else 0) | (FLAG_DELIVER_EARLY if deliver_early else 0)
+        if keepalive not in KEEPALIVE:
+            raise ValueError(f"EngineSession: keepalive must be one of {sorted(KEEPALIVE)}, got {keepalive!r}")
+        flags = (FLAG_DELIVER | (FLAG_LATCH if latching else 0) | (FLAG_DELIVER_EARLY if deliver_early else 0)
+                 | KEEPALIVE[keepalive])
         self._flags = flags
         self._out_rate = clock_rate
         self._resamplers: dict[int, Any] = {}
@@ -239,11 +285,15 @@ class EngineSession:
             remote_rtcp=tuple(remote_rtcp_addr),
             family=family,
             jitter=self.jitter,
+            rtp_clock=self.rtp_clock,
+            encoder=encoder,
+            srtp=srtp,
             in_resampler=in_rs,
             out_rate=self.output_rate,
             codec=codec,
             payload_type=payload_type,
             dtmf_payload_type=-1 if dtmf_payload_type is None else dtmf_payload_type,
+            cn_payload_type=13 if cn_payload_type is None else cn_payload_type,
             out_capacity=out_buffer,
             aec_capacity=(1 << (clock_rate - 1).bit_length()) if aec else 0,
             rtcp_interval=rtcp_interval,

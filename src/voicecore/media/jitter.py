@@ -4,8 +4,16 @@ s16le mono PCM out per ``pull``.
 :class:`JitterBuffer` is the native class (``voicecore._native.media.jitter``); build
 it from a :class:`JitterConfig` with ``JitterBuffer.from_config`` semantics via
 :func:`make_jitter_buffer`, or pass the same keyword arguments directly.
-Statistics come back as a dict of 64-bit counters plus delay figures (ms);
+``push`` returns a :class:`PushResult` and ``pull_into`` a :class:`FrameKind`
+(IntEnums, so still ints). Statistics come back as a dict of 64-bit counters
+plus delay figures (ms) and the RTCP receiver-report figures;
 :class:`JitterStats` gives them typed names.
+
+Delay: a packet whose delay over the fastest recent packet is within
+``target_delay_ms`` (adaptive, between ``min_delay_ms`` and ``max_delay_ms``)
+is played whole; the output lags the fastest packets by the target plus one
+frame (the frame produced at pull time) plus 3.75 ms (the concealment
+look-back).
 
 Source-address filtering is left to the audio engine (it owns the socket and
 the ``foreign_source`` counter); ``push`` takes only the datagram bytes.
@@ -13,7 +21,6 @@ the ``foreign_source`` counter); ``push`` takes only the datagram bytes.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping, NamedTuple
 
@@ -42,29 +49,9 @@ __all__ = [
 ]
 
 
-class FrameKind(enum.IntEnum):
-    """What a pulled frame contains."""
-
-    AUDIO = _jitter.FRAME_AUDIO
-    CONCEALED = _jitter.FRAME_CONCEALED
-    SILENCE = _jitter.FRAME_SILENCE
-    COMFORT_NOISE = _jitter.FRAME_COMFORT_NOISE
-
-
-class PushResult(enum.IntEnum):
-    """Outcome of one ``push``: stored, held on probation, or why it was dropped."""
-
-    OK = _jitter.RESULT_OK
-    HELD = _jitter.RESULT_HELD
-    DUPLICATE = _jitter.RESULT_DUPLICATE
-    LATE = _jitter.RESULT_LATE
-    MALFORMED = _jitter.RESULT_MALFORMED
-    OVERSIZE = _jitter.RESULT_OVERSIZE
-    UNKNOWN_PT = _jitter.RESULT_UNKNOWN_PT
-    FOREIGN = _jitter.RESULT_FOREIGN
-    FOREIGN_SSRC = _jitter.RESULT_FOREIGN_SSRC
-    DISCARDED = _jitter.RESULT_DISCARDED
-    MALFORMED_DTMF = _jitter.RESULT_MALFORMED_DTMF
+# IntEnums defined by the native module: push() and pull_into() return their members.
+FrameKind = _jitter.FrameKind
+PushResult = _jitter.PushResult
 
 
 class DtmfDigit(NamedTuple):
@@ -100,30 +87,59 @@ class JitterConfig:
 
 @dataclass(frozen=True)
 class JitterStats:
-    """A snapshot of :meth:`JitterBuffer.stats` (counters are 64-bit, monotonic).
+    """A snapshot of :meth:`JitterBuffer.stats` (64-bit counters).
 
-    ``lost`` counts sequence numbers the playout passed without having played
-    them (including packets that came after their deadline, which are also in
-    ``late``); ``concealed_samples`` counts samples synthesised for missing
-    audio; ``discarded`` counts valid packets dropped by probation (strays) or
-    by window overflow. ``sequence_restarts`` also counts re-anchorings of the
-    established SSRC on a timestamp discontinuity (timestamp rebase, or a hold
-    resumed with timestamps continuing from before it): two sequential packets
-    whose timestamps disagree with their arrival time by more than the maximum
-    delay + 60 ms, arriving at pace.
+    Outcome counters: every ``push`` increments exactly one, the one its
+    :class:`PushResult` names, at once (OK -> ``received``, HELD -> ``held``,
+    DUPLICATE -> ``duplicates``, LATE -> ``late``, ... FOREIGN_SSRC ->
+    ``foreign_ssrc``, DISCARDED -> ``discarded``), so they sum to the number
+    of pushes at every moment. ``held`` is a gauge (0 or 1: the packet on
+    probation now); when probation ends that packet moves to ``received``
+    (validated and played) or to ``discarded`` (a stray) or ``late`` (part of
+    a burst released after a network freeze). All other counters are
+    monotonic.
+
+    ``late_partial`` counts stored packets whose first samples were already
+    concealed when they arrived (played from the middle; also in
+    ``received``). ``lost`` counts sequence numbers the playout passed without
+    having played them (including packets that came after their deadline,
+    which are also in ``late``, and packets with a payload type that was not
+    negotiated, which never occupy their sequence number); ``concealed_samples``
+    counts samples synthesised for missing audio; ``window_overflow`` counts
+    stored packets dropped unplayed to make room for a packet beyond the
+    window (``capacity`` slots). ``foreign_ssrc`` counts packets
+    of another SSRC than the established stream's; when that SSRC takes over
+    after the stream stopped (``ssrc_switches``), the packets of it kept
+    meanwhile are played and counted in ``takeover_packets`` too.
+    ``sequence_restarts`` also counts re-anchorings of the established SSRC on
+    a timestamp discontinuity (timestamp rebase, or a hold resumed with
+    timestamps continuing from before it): two sequential packets whose
+    timestamps disagree with their arrival time by more than the maximum delay
+    + 60 ms, arriving at pace.
+
+    RTCP figures of the established source (RFC 3550 Appendix A): ``ssrc``,
+    ``ext_highest_seq`` (cycles << 16 | highest sequence number),
+    ``cumulative_lost`` (expected - received, duplicates and late packets
+    counted as received, so it can be negative), ``jitter_ts`` (A.8
+    interarrival jitter in RTP timestamp units) and ``played_ts`` (RTP
+    timestamp of the first sample of the last frame pulled).
     """
 
     received: int = 0
+    held: int = 0
     duplicates: int = 0
     late: int = 0
-    lost: int = 0
-    discarded: int = 0
     malformed: int = 0
     oversize: int = 0
     unknown_pt: int = 0
     foreign: int = 0
     foreign_ssrc: int = 0
+    discarded: int = 0
     malformed_dtmf: int = 0
+    late_partial: int = 0
+    takeover_packets: int = 0
+    window_overflow: int = 0
+    lost: int = 0
     concealed_samples: int = 0
     concealment_events: int = 0
     ssrc_switches: int = 0
@@ -141,6 +157,11 @@ class JitterStats:
     jitter_ms: float = 0.0
     target_delay_ms: float = 0.0
     current_delay_ms: float = 0.0
+    ssrc: int | None = None
+    ext_highest_seq: int = 0
+    cumulative_lost: int = 0
+    jitter_ts: int = 0
+    played_ts: int | None = None
 
     @classmethod
     def of(cls, jb: JitterBuffer) -> "JitterStats":

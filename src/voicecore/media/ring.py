@@ -46,7 +46,7 @@ FLAG_SILENCE: int = _ring.FLAG_SILENCE
 FLAG_DISCONTINUITY: int = _ring.FLAG_DISCONTINUITY
 #: The frame holds fewer valid samples than ``frame_samples``: the count is in
 #: bits 16-31 of the flags (see :class:`PlaybackReference`).
-FLAG_PARTIAL: int = 8
+FLAG_PARTIAL: int = _ring.FLAG_PARTIAL
 
 __all__ = [
     "FLAG_DISCONTINUITY",
@@ -107,10 +107,16 @@ class FrameQueueReader:
     ``callback(frame_bytes, session_index, timestamp, flags)`` runs on the
     loop for every frame, oldest first. The fd is registered with
     ``loop.add_reader``; on each wake-up the reader clears the fd first and
-    then pops until the queue is empty (which re-arms the wake-up), so a frame
-    pushed meanwhile is never missed and no syscall is made per frame while
-    the loop is behind. A callback exception is logged by the loop's exception
-    handler and does not stop the drain.
+    then pops, so a frame pushed meanwhile is never missed and no syscall is
+    made per frame while the loop is behind.
+
+    The work per wake-up is bounded: at most ``max_frames`` frames (default
+    64) are delivered per loop callback. If more are queued, the rest is left
+    for a follow-up callback scheduled with ``call_soon``, so other callbacks
+    and I/O run in between (nothing starved) and every frame is still
+    delivered in order (nothing lost: only the queue's own drop-oldest
+    overflow, counted in its stats, ever drops one). A callback exception is
+    logged by the loop's exception handler and does not stop the drain.
     """
 
     def __init__(
@@ -118,14 +124,29 @@ class FrameQueueReader:
         queue: Any,
         callback: Callable[[bytes, int, int, int], Any],
         loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_frames: int = 64,
     ) -> None:
+        if isinstance(max_frames, bool) or not isinstance(max_frames, int):
+            raise TypeError(f"FrameQueueReader: max_frames must be an int, got {type(max_frames).__name__}")
+        if max_frames < 1:
+            raise ValueError(f"FrameQueueReader: max_frames must be >= 1, got {max_frames}")
         self._queue = queue
         self._callback = callback
         self._loop = loop
         self._started = False
-        #: wake-ups handled and frames delivered (for stats and tests)
+        self._max = max_frames
+        self._more: asyncio.Handle | None = None
+        #: wake-ups handled, frames delivered, and follow-up callbacks that
+        #: carried on a drain cut at max_frames (for stats and tests)
         self.wakeups_handled = 0
         self.frames_delivered = 0
+        self.continuations = 0
+
+    @property
+    def max_frames(self) -> int:
+        """Frames delivered per loop callback at most."""
+        return self._max
 
     def start(self) -> None:
         """Register with the loop (the running loop unless one was given)."""
@@ -139,20 +160,37 @@ class FrameQueueReader:
         self._loop.call_soon(self.drain)
 
     def stop(self) -> None:
-        """Unregister from the loop. Idempotent."""
+        """Unregister from the loop (and drop a scheduled follow-up). Idempotent."""
+        if self._more is not None:
+            self._more.cancel()
+            self._more = None
         if self._started and self._loop is not None:
             self._loop.remove_reader(self._queue.fileno())
         self._started = False
 
     def drain(self) -> int:
-        """Deliver every queued frame now; returns how many."""
+        """Handle one wake-up: clear the fd and deliver up to ``max_frames``
+        frames; returns how many. What is left is delivered by follow-up
+        callbacks (see the class docstring)."""
         self._queue.clear_wakeup()
         self.wakeups_handled += 1
+        return self._deliver_batch()
+
+    def _carry_on(self) -> None:
+        self._more = None
+        self.continuations += 1
+        self._deliver_batch()
+
+    def _deliver_batch(self) -> int:
+        pop, callback = self._queue.pop, self._callback
         n = 0
-        while (item := self._queue.pop()) is not None:
+        while n < self._max:
+            item = pop()
+            if item is None:  # empty: the queue armed its wake-up, the fd brings the rest
+                break
             n += 1
             try:
-                self._callback(*item)
+                callback(*item)
             except Exception as exc:  # noqa: BLE001 - reported, never stops the drain
                 if self._loop is not None:
                     self._loop.call_exception_handler(
@@ -161,6 +199,10 @@ class FrameQueueReader:
                 else:
                     raise
         self.frames_delivered += n
+        if n == self._max and self._more is None and self._started and self._loop is not None:
+            # Cut at the bound without seeing the queue empty, so the wake-up
+            # is not armed: carry on from a later loop iteration.
+            self._more = self._loop.call_soon(self._carry_on)
         return n
 
 

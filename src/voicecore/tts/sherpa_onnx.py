@@ -227,7 +227,7 @@ class SherpaOnnxTTSProvider(TTSProvider):
             )
         if config.speed <= 0 or config.speed != config.speed:
             raise ValueError(f"speed must be > 0, got {config.speed!r}")
-        from voicecore._native.providers import sherpa as native
+        from voicecore._native.providers import sherpa as native, sherpa_tts
 
         try:
             native.load()
@@ -236,7 +236,7 @@ class SherpaOnnxTTSProvider(TTSProvider):
                 "sherpa-onnx is required for SherpaOnnxTTSProvider. Install it with: "
                 f"pip install 'voicecore[sherpa-onnx]' ({exc})"
             ) from exc
-        self._native = native
+        self._native = sherpa_tts
         self._config = config
         self._tts: Any = None
         self._phonemizer: Any = None

@@ -14,7 +14,8 @@
 # their removal (EV_REMOVED), so the thread never touches freed memory.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from cpython.ref cimport PyObject
-from voicecore._native.media.ring cimport vc_u64, vc_sring, vc_aec, vc_fqueue
+from voicecore._native.atomic cimport vc_u64
+from voicecore._native.media.ring cimport vc_sring, vc_aec, vc_fqueue
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -43,6 +44,8 @@ cdef enum:
     OC_PCMU = 0
     OC_PCMA = 8
     OC_L16 = 100
+    OC_G722 = 9                # encoder object in Sess.enc (G722Encoder)
+    OC_OPUS = 111              # encoder object in Sess.enc (OpusEncoder)
 
 # ------------------------------------------------------------------ session states
 cdef enum:
@@ -108,6 +111,8 @@ cdef enum:
     F_LATCH = 4                # NAT latching instead of strict source
     F_DELIVER_EARLY = 8        # deliver silence frames before the first packet
     F_MUTED = 16               # input muted: frames delivered as silence (still paced)
+    F_IDLE_SILENCE = 32        # while nothing is queued, send encoded silence every period
+    F_IDLE_CN = 64             # while nothing is queued, send RFC 3389 comfort noise every 500 ms
 
 cdef struct SessStats:
     # engine-level per-session figures (the jitter buffer keeps its own JStats)
@@ -131,6 +136,12 @@ cdef struct SessStats:
     uint64_t played_overflow
     uint64_t events_dropped
     uint64_t segments_dropped
+    uint64_t encode_errors
+    uint64_t srtp_auth_fail            # SRTP/SRTCP authentication failed (tampered, wrong key)
+    uint64_t srtp_replay               # replayed (or older than the replay window)
+    uint64_t srtp_malformed            # too short / unparsable for SRTP
+    uint64_t srtp_other                # any other unprotect failure
+    uint64_t srtp_protect_fail         # outbound protect refused
     # last figures from the peer's reports about our stream
     uint64_t peer_fraction_lost        # 0..255 (x/256)
     int64_t peer_cumulative_lost
@@ -163,7 +174,9 @@ cdef struct Sess:
     PyObject* in_rs              # Resampler clock -> output rate, or NULL
     int16_t* in_buf              # frame_in samples
     int16_t* in_rs_buf           # frame_out + slack samples
-    int32_t frame_in             # samples per frame at the clock rate
+    int32_t frame_in             # samples per frame at the audio rate (clock_rate)
+    int32_t ts_step              # RTP timestamp units per frame (frame_in x rtp_clock / clock_rate)
+    PyObject* srtp               # SRTPSession or NULL (python holds the reference)
     int32_t queue                # index of the frame queue for frame_out
     uint64_t frames_out          # frames produced (timestamp_ms = frames_out * frame_ms)
     int64_t last_rx_ns
@@ -207,7 +220,8 @@ cdef struct Sess:
     uint16_t cand_seq
     int64_t cand_first_ns
     # ---- inbound configuration
-    int32_t clock_rate
+    int32_t clock_rate           # audio rate of the jitter buffer and outbound frames (Hz)
+    int32_t rtp_clock            # RTP timestamp rate (Hz): 8000 for G.722, 48000 for Opus
     int32_t out_rate
     int32_t frame_out            # nominal samples per delivered frame
     int64_t start_ns             # session start (EV_READY)
@@ -220,8 +234,12 @@ cdef struct Sess:
     int16_t* tmp                 # source-rate scratch
     int32_t tmp_cap
     int32_t codec                # OC_*
+    PyObject* enc                # G722Encoder / OpusEncoder for OC_G722 / OC_OPUS
+    int32_t pkt_cap              # bytes at pkt (room for SRTP's tag)
     int32_t pt
     int32_t dtmf_pt              # -1: none
+    int32_t cn_pt                # RFC 3389 payload type for F_IDLE_CN
+    int64_t next_idle_ns         # next comfort-noise packet while idle
     uint32_t ssrc
     uint16_t seq
     uint32_t ts_base             # RTP timestamp of tick 0
@@ -278,6 +296,8 @@ cdef struct Core:
     int64_t slot_ns
     int32_t max_sessions
     int32_t max_catchup
+    int32_t rt_priority          # SCHED_FIFO priority asked for the thread (0: normal scheduling)
+    int32_t rt_error             # 0 when it took, else the errno
     # ---- fds (python opens/closes)
     int epfd                     # timer, commands (and sockets when not read_on_tick)
     int sock_ep                  # sockets, polled once per tick when read_on_tick

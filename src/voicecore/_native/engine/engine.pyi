@@ -7,6 +7,7 @@ from typing_extensions import Buffer
 
 from voicecore._native.media.jitter import JitterBuffer
 from voicecore._native.media.resample import Resampler
+from voicecore._native.media.srtp import SRTPSession
 
 __all__ = [
     "BATCH",
@@ -14,14 +15,15 @@ __all__ = [
     "EVENT_NAMES",
     "FLAG_DELIVER",
     "FLAG_DELIVER_EARLY",
+    "FLAG_IDLE_CN",
+    "FLAG_IDLE_SILENCE",
     "FLAG_LATCH",
     "FLAG_MUTED",
     "FLAG_PLAYED",
     "Engine",
-    "FrameSink",
 ]
 
-BATCH: Final[object]
+from voicecore._native.engine.sink import BATCH as BATCH
 CODECS: dict[str, int]
 EVENT_NAMES: dict[int, str]
 FLAG_DELIVER: int
@@ -29,30 +31,8 @@ FLAG_PLAYED: int
 FLAG_LATCH: int
 FLAG_DELIVER_EARLY: int
 FLAG_MUTED: int
-
-@final
-class FrameSink:
-    def __new__(
-        cls,
-        owner: Any,
-        session: Any,
-        frame_cls: type,
-        sample_rate: int,
-        frame_ms: float,
-        spawn: Callable[[Any], object],
-    ) -> FrameSink: ...
-    @property
-    def owner(self) -> Any: ...
-    @property
-    def session(self) -> Any: ...
-    @property
-    def frame_cls(self) -> type: ...
-    @property
-    def spawn(self) -> Callable[[Any], object]: ...
-    @property
-    def sample_rate(self) -> int: ...
-    @property
-    def frame_ms(self) -> float: ...
+FLAG_IDLE_SILENCE: int
+FLAG_IDLE_CN: int
 
 @final
 class Engine:
@@ -67,6 +47,7 @@ class Engine:
         event_queue: int = 8192,
         max_catchup: int = 50,
         read_on_tick: bool = True,
+        realtime_priority: int = 0,
     ) -> Engine: ...
     @property
     def period_ms(self) -> int: ...
@@ -93,6 +74,7 @@ class Engine:
         codec: str = "pcmu",
         payload_type: int = 0,
         dtmf_payload_type: int = 101,
+        cn_payload_type: int = 13,
         out_capacity: int = 32768,
         aec_capacity: int = 0,
         rtcp_interval: float = 5.0,
@@ -103,6 +85,9 @@ class Engine:
         seq: int | None = None,
         timestamp: int | None = None,
         rtcp: bool = True,
+        rtp_clock: int = 0,
+        encoder: Any | None = None,
+        srtp: SRTPSession | None = None,
     ) -> tuple[int, int]: ...
     def remove_session(self, idx: int, bye: bool = True) -> None: ...
     def set_sink(self, idx: int, sink: object) -> None: ...

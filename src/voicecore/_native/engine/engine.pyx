@@ -1,4 +1,7 @@
 # cython: freethreading_compatible=True
+# This file is long because the Python face of the engine is one cdef class
+# (sessions, outbound audio, the loop-side drain, statistics) over the shared
+# Core; its helpers already live in addr.pyx, sink.pyx and stats.pyx.
 """The audio I/O engine: one native thread that carries every call's RTP.
 
 An :class:`Engine` owns one thread that never takes the GIL (io.pyx): it
@@ -40,31 +43,38 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.ref cimport PyObject
 
 from voicecore._native._buffers cimport Buf, get_input, release, KIND_BYTES, KIND_S16
-from voicecore._native.media.ring cimport (
+from voicecore._native.atomic cimport (
     vc_init, vc_load_relaxed, vc_load_acquire, vc_store_release, vc_store_seq_cst,
-    vc_load_seq_cst, vc_exchange_seq_cst, vc_sring, sring_new, sring_free, sring_write,
+    vc_load_seq_cst, vc_exchange_seq_cst,
+)
+from voicecore._native.media.ring cimport (
+    vc_sring, sring_new, sring_free, sring_write,
     sring_request_flush, vc_aec, aec_new, aec_free, aec_read_aligned, vc_fqueue, vc_frame_meta,
     fq_new, fq_free, fq_pop, fq_len,
 )
-from voicecore._native.media.jitter cimport JitterBuffer, JStats
+from voicecore._native.media.jitter cimport JitterBuffer, JStats, JRtcp
 from voicecore._native.media.resample cimport Resampler
+from voicecore._native.media.g722 cimport G722Encoder
+from voicecore._native.media.opus cimport OpusEncoder
+from voicecore._native.media.srtp cimport SRTPSession
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, Ev, Seg, Hist, SessStats, CoreStats, sockaddr_storage, socklen_t,
     MAX_QUEUES, N_SEG, HIST_BUCKETS, RECV_BATCH, RECV_BUF, MAX_FRAME,
-    S_FREE, S_ADDING, S_ACTIVE, S_RELEASED, OC_PCMU, OC_PCMA, OC_L16,
+    S_FREE, S_ADDING, S_ACTIVE, S_RELEASED, OC_PCMU, OC_PCMA, OC_L16, OC_G722, OC_OPUS,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
-    EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED,
+    EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
 )
 from voicecore._native.engine.queues cimport ev_pop, hist_value
 from voicecore._native.engine.io cimport core_start, core_join, cmd_push
+from voicecore._native.engine.addr cimport set_addr
+from voicecore._native.engine.sink cimport FrameSink
+from voicecore._native.engine.stats cimport hist_dict, session_stats, core_stats
+from voicecore._native.engine.sink import BATCH
 
 import os
 import socket as _socket
 
 import numpy as np
-
-#: Sink marker: deliver this session's frames through drain()'s batch_sink.
-BATCH = object()
 
 cdef extern from "vc_io.h" nogil:
     int64_t vc_now_ns()
@@ -101,26 +111,6 @@ cdef extern from *:
     """
     int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns) nogil
 
-cdef extern from "<netinet/in.h>" nogil:
-    cdef struct in_addr:
-        uint32_t s_addr
-    cdef struct in6_addr:
-        uint8_t s6_addr[16]
-    cdef struct sockaddr_in:
-        unsigned short sin_family
-        uint16_t sin_port
-        in_addr sin_addr
-    cdef struct sockaddr_in6:
-        unsigned short sin6_family
-        uint16_t sin6_port
-        uint32_t sin6_flowinfo
-        in6_addr sin6_addr
-        uint32_t sin6_scope_id
-    uint16_t htons(uint16_t x)
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char* src, void* dst)
-
 cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(void* m, const void* attr)
     int pthread_mutex_destroy(void* m)
@@ -131,11 +121,11 @@ cdef extern from "<unistd.h>" nogil:
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_MONOTONIC
 
-__all__ = ["BATCH", "Engine", "FrameSink", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
-           "FLAG_DELIVER_EARLY", "FLAG_MUTED"]
+__all__ = ["BATCH", "Engine", "CODECS", "EVENT_NAMES", "FLAG_DELIVER", "FLAG_PLAYED", "FLAG_LATCH",
+           "FLAG_DELIVER_EARLY", "FLAG_MUTED", "FLAG_IDLE_SILENCE", "FLAG_IDLE_CN"]
 
 #: Outbound payload formats by name.
-CODECS = {"pcmu": OC_PCMU, "pcma": OC_PCMA, "l16": OC_L16}
+CODECS = {"pcmu": OC_PCMU, "pcma": OC_PCMA, "l16": OC_L16, "g722": OC_G722, "opus": OC_OPUS}
 EVENT_NAMES = {1: "ready", 2: "removed", 3: "dtmf", 4: "inactive", 5: "active", 6: "bye",
                7: "played", 8: "error", 9: "dtmf_sent", 10: "latched", 11: "rtcp"}
 FLAG_DELIVER = F_DELIVER
@@ -143,125 +133,14 @@ FLAG_PLAYED = F_PLAYED
 FLAG_LATCH = F_LATCH
 FLAG_DELIVER_EARLY = F_DELIVER_EARLY
 FLAG_MUTED = F_MUTED
-
-cdef tuple _SESS_STAT_NAMES = (
-    "foreign_source", "foreign_rtcp", "recv_errors", "consumer_overflow", "frames_delivered",
-    "packets_sent", "octets_sent", "send_errors", "frames_sent", "pacer_underruns",
-    "pacer_max_behind_ns", "dtmf_sent", "dtmf_dropped", "rtcp_sent", "rtcp_received",
-    "rtcp_malformed", "latches", "played_overflow", "events_dropped", "segments_dropped",
-)
-cdef tuple _CORE_STAT_NAMES = (
-    "ticks", "ticks_late", "ticks_caught_up", "ticks_skipped", "wakeups", "epoll_wakeups",
-    "datagrams", "frame_overflow", "played_overflow", "event_overflow", "commands", "errors",
-    "sessions",
-)
-
+FLAG_IDLE_SILENCE = F_IDLE_SILENCE
+FLAG_IDLE_CN = F_IDLE_CN
 
 cdef uint64_t _pow2(uint64_t n):
     cdef uint64_t p = 1
     while p < n:
         p <<= 1
     return p
-
-
-cdef int _set_addr(sockaddr_storage* ss, socklen_t* ln, object addr, int family) except -1:
-    """Fill ``ss`` from a (host, port[, flowinfo, scope_id]) tuple, resolving
-    names with getaddrinfo in ``family``."""
-    cdef sockaddr_in* a4
-    cdef sockaddr_in6* a6
-    if not isinstance(addr, tuple) or len(addr) < 2:
-        raise TypeError(f"address must be a (host, port) tuple, got {addr!r}")
-    host, port = addr[0], addr[1]
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int 0-65535, got {port!r}")
-    infos = _socket.getaddrinfo(host, port, family, _socket.SOCK_DGRAM)
-    if not infos:
-        raise OSError(f"cannot resolve {host!r}")
-    sa = infos[0][4]
-    memset(ss, 0, sizeof(sockaddr_storage))
-    if family == _socket.AF_INET:
-        a4 = <sockaddr_in*>ss
-        a4.sin_family = _socket.AF_INET
-        a4.sin_port = htons(<uint16_t>sa[1])
-        if inet_pton(_socket.AF_INET, sa[0].encode(), &a4.sin_addr) != 1:
-            raise ValueError(f"not an IPv4 address: {sa[0]!r}")
-        ln[0] = sizeof(sockaddr_in)
-    else:
-        a6 = <sockaddr_in6*>ss
-        a6.sin6_family = _socket.AF_INET6
-        a6.sin6_port = htons(<uint16_t>sa[1])
-        if inet_pton(_socket.AF_INET6, sa[0].split("%")[0].encode(), &a6.sin6_addr) != 1:
-            raise ValueError(f"not an IPv6 address: {sa[0]!r}")
-        a6.sin6_flowinfo = sa[2] if len(sa) > 2 else 0
-        a6.sin6_scope_id = sa[3] if len(sa) > 3 else 0
-        ln[0] = sizeof(sockaddr_in6)
-    return 0
-
-
-cdef dict _hist_dict(const Hist* h, double scale):
-    """count / p50 / p99 / max / mean of a histogram, values * scale."""
-    cdef uint64_t acc = 0, q50, q99, n = h.n
-    cdef int b
-    cdef double p50 = 0.0, p99 = 0.0
-    cdef bint got50 = False
-    if n == 0:
-        return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
-    q50 = (n + 1) // 2
-    q99 = n - n // 100
-    for b in range(HIST_BUCKETS):
-        acc += h.b[b]
-        if not got50 and acc >= q50:
-            p50 = hist_value(b) * scale
-            got50 = True
-        if acc >= q99:
-            p99 = hist_value(b) * scale
-            break
-    if p99 > h.max * scale:
-        p99 = h.max * scale
-    if p50 > h.max * scale:
-        p50 = h.max * scale
-    return {"count": n, "p50": p50, "p99": p99, "max": h.max * scale, "mean": h.sum * scale / n}
-
-
-@cython.final
-cdef class FrameSink:
-    """Fast per-frame delivery for a backend: :meth:`Engine.drain` builds the
-    AudioFrame itself (``frame_cls`` with ``data``, ``sample_rate``,
-    ``channels`` 1, ``sample_width`` 2, ``timestamp_ms`` and ``metadata``
-    ``{"frame_kind": ...}``, without re-running its validation: the engine's
-    frames are valid by construction) and calls
-    ``owner._audio_received_callback(session, frame)``; a result that is not
-    None goes to ``spawn`` (the backend runs awaitables as tasks)."""
-    cdef readonly object owner
-    cdef readonly object session
-    cdef readonly object frame_cls
-    cdef readonly object spawn
-    cdef readonly int sample_rate
-    cdef readonly double frame_ms
-
-    def __cinit__(self, owner, session, frame_cls, int sample_rate, double frame_ms, spawn):
-        self.owner = owner
-        self.session = session
-        self.frame_cls = frame_cls
-        self.sample_rate = sample_rate
-        self.frame_ms = frame_ms
-        self.spawn = spawn
-
-    cdef inline void deliver(self, bytes pcm, int kind, uint64_t frame_no) except *:
-        cb = self.owner._audio_received_callback
-        if cb is None:
-            return
-        frame = _object_new(self.frame_cls)
-        frame.__dict__ = {"data": pcm, "sample_rate": self.sample_rate, "channels": 1,
-                          "sample_width": 2, "timestamp_ms": frame_no * self.frame_ms,
-                          "metadata": {"frame_kind": _KIND_NAMES[kind & 3]}}
-        r = cb(self.session, frame)
-        if r is not None:
-            self.spawn(r)
-
-
-cdef object _object_new = object.__new__
-cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
 
 
 @cython.final
@@ -284,6 +163,10 @@ cdef class Engine:
         read_on_tick: read the sockets once per sub-slot tick (one wake-up
             per tick however many packets arrive; each datagram keeps its
             kernel receive time) instead of waking on every arrival.
+        realtime_priority: 1-99 runs the I/O thread with SCHED_FIFO at that
+            priority (needs CAP_SYS_NICE or an rtprio limit; ``stats()``
+            reports ``realtime`` and the error when it did not take); 0 (the
+            default) keeps normal scheduling.
     """
     cdef Core* c
     cdef list _objs            # per session: python objects the thread points to
@@ -300,7 +183,7 @@ cdef class Engine:
 
     def __cinit__(self, *, int period_ms=20, int subslots=4, int max_sessions=4096,
                   int frame_queue=8192, int played_queue=2048, int event_queue=8192,
-                  int max_catchup=50, bint read_on_tick=True):
+                  int max_catchup=50, bint read_on_tick=True, int realtime_priority=0):
         if period_ms not in (10, 20, 30, 40, 60):
             raise ValueError(f"Engine: period_ms must be 10, 20, 30, 40 or 60, got {period_ms}")
         if not 1 <= subslots <= 20 or (period_ms * 1000) % subslots:
@@ -313,6 +196,8 @@ cdef class Engine:
                 raise ValueError(f"Engine: {name} must be 16-1048576, got {v}")
         if not 0 <= max_catchup <= 1000:
             raise ValueError(f"Engine: max_catchup must be 0-1000, got {max_catchup}")
+        if not 0 <= realtime_priority <= 99:
+            raise ValueError(f"Engine: realtime_priority must be 0 (off) or 1-99, got {realtime_priority}")
         self.period_ms = period_ms
         self.subslots = subslots
         self.max_sessions = max_sessions
@@ -335,6 +220,7 @@ cdef class Engine:
         c.slot_ns = c.period_ns // subslots
         c.max_sessions = max_sessions
         c.max_catchup = max_catchup
+        c.rt_priority = realtime_priority
         pthread_mutex_init(&c.cmd_lock, NULL)
         c.table = <Sess**>calloc(max_sessions, sizeof(Sess*))
         c.members = <int32_t*>calloc(<size_t>subslots * max_sessions, sizeof(int32_t))
@@ -461,10 +347,11 @@ cdef class Engine:
 
     def add_session(self, *, int fd, int rtcp_fd=-1, remote, remote_rtcp=None, int family=2,
                     JitterBuffer jitter=None, Resampler in_resampler=None, int out_rate=0,
-                    str codec="pcmu", int payload_type=0, int dtmf_payload_type=101,
+                    str codec="pcmu", int payload_type=0, int dtmf_payload_type=101, int cn_payload_type=13,
                     int out_capacity=32768, int aec_capacity=0, double rtcp_interval=5.0,
                     str cname="voicecore", int inactivity_ms=0, int flags=F_DELIVER,
-                    ssrc=None, seq=None, timestamp=None, bint rtcp=True) -> tuple:
+                    ssrc=None, seq=None, timestamp=None, bint rtcp=True, int rtp_clock=0,
+                    encoder=None, SRTPSession srtp=None) -> tuple:
         """Prepare a session and hand it to the thread; returns ``(index, generation)``.
 
         ``fd`` / ``rtcp_fd``: bound non-blocking UDP sockets (the caller owns
@@ -473,10 +360,18 @@ cdef class Engine:
         (default RTCP: RTP port + 1); ``family``: AF_INET or AF_INET6.
         ``jitter``: the inbound jitter buffer (adopted: its Python methods
         raise until the session is released); its clock rate is the session's
-        clock. ``in_resampler``: clock rate -> ``out_rate`` for delivered
-        frames (None: frames at the clock rate). ``codec``: outbound payload
-        ('pcmu', 'pcma', 'l16') with ``payload_type``; ``dtmf_payload_type``
-        (-1: none). ``out_capacity``: outbound ring, samples (power of two).
+        audio rate. ``rtp_clock``: the RTP timestamp rate when it differs from
+        the audio rate (G.722: 8000 for 16 kHz audio). ``in_resampler``:
+        clock rate -> ``out_rate`` for delivered frames (None: frames at the
+        clock rate). ``codec``: outbound payload ('pcmu', 'pcma', 'l16',
+        'g722', 'opus') with ``payload_type``; 'g722' and 'opus' take their
+        ``encoder`` (G722Encoder / OpusEncoder at the audio rate, adopted).
+        ``srtp``: an SRTPSession (adopted) protecting RTP and RTCP both ways:
+        inbound packets that fail authentication or replay checks are counted
+        (srtp_auth_fail, srtp_replay, ...) and dropped before anything else
+        sees them. ``dtmf_payload_type``
+        (-1: none), ``cn_payload_type`` (RFC 3389, for FLAG_IDLE_CN).
+        ``out_capacity``: outbound ring, samples (power of two).
         ``aec_capacity``: AEC reference ring, samples at the clock rate
         (0: none). ``rtcp_interval``: seconds (0 or ``rtcp=False``: no RTCP).
         ``inactivity_ms``: report the session inactive after this long
@@ -509,6 +404,21 @@ cdef class Engine:
             raise RuntimeError(f"Engine.add_session: all {self.max_sessions} sessions in use")
         clock = jitter.clock_rate
         frame_in = clock * self.period_ms // 1000
+        if rtp_clock == 0:
+            rtp_clock = clock
+        if rtp_clock <= 0 or (frame_in * rtp_clock) % clock:
+            raise ValueError(f"Engine.add_session: rtp_clock {rtp_clock} Hz must give whole timestamp steps "
+                             f"per {self.period_ms} ms frame at {clock} Hz")
+        if codec in ("g722", "opus"):
+            from voicecore._native.media import g722 as _g722, opus as _opus
+            want = _g722.G722Encoder if codec == "g722" else _opus.OpusEncoder
+            if not isinstance(encoder, want):
+                raise TypeError(f"Engine.add_session: codec {codec!r} needs encoder= a {want.__name__}")
+            if codec == "opus" and encoder.sample_rate != clock:
+                raise ValueError(f"Engine.add_session: the OpusEncoder runs at {encoder.sample_rate} Hz, "
+                                 f"the session's audio at {clock} Hz")
+        elif encoder is not None:
+            raise ValueError(f"Engine.add_session: codec {codec!r} takes no encoder")
         if jitter.frame_samples != frame_in:
             raise ValueError(f"Engine.add_session: the jitter buffer's frame ({jitter.frame_samples} samples) "
                              f"must be one engine period ({self.period_ms} ms = {frame_in} samples)")
@@ -538,10 +448,10 @@ cdef class Engine:
             s.rtcp_fd = rtcp_fd
             s.rtcp_on = rtcp and rtcp_interval > 0
             s.rtcp_interval_s = rtcp_interval
-            _set_addr(&s.remote, &s.remote_len, remote, family)
+            set_addr(&s.remote, &s.remote_len, remote, family)
             if remote_rtcp is None:
                 remote_rtcp = (remote[0], remote[1] + 1 if remote[1] else 0)
-            _set_addr(&s.remote_rtcp, &s.remote_rtcp_len, remote_rtcp, family)
+            set_addr(&s.remote_rtcp, &s.remote_rtcp_len, remote_rtcp, family)
             s.jb = <PyObject*>jitter
             s.in_rs = <PyObject*>in_resampler if in_resampler is not None else NULL
             s.clock_rate = clock
@@ -555,7 +465,9 @@ cdef class Engine:
             s.stage = <int16_t*>calloc(4 * frame_in + 4096, sizeof(int16_t))
             s.tmp_cap = 4096
             s.tmp = <int16_t*>calloc(s.tmp_cap, sizeof(int16_t))
-            s.pkt = <uint8_t*>calloc(12 + 2 * frame_in + 64, 1)
+            # header + the largest payload (L16: 2 bytes/sample, Opus <= 1500) + SRTP's tag
+            s.pkt_cap = 12 + max(2 * frame_in, 1500) + 160
+            s.pkt = <uint8_t*>calloc(s.pkt_cap, 1)
             if (s.in_buf == NULL or s.in_rs_buf == NULL or s.out_ring == NULL or s.stage == NULL
                     or s.tmp == NULL or s.pkt == NULL):
                 raise MemoryError("Engine.add_session: cannot allocate the session's buffers")
@@ -570,8 +482,13 @@ cdef class Engine:
             s.cur_rate = clock
             s.end_pos = -1
             s.codec = CODECS[codec]
+            s.rtp_clock = rtp_clock
+            s.ts_step = frame_in * rtp_clock // clock
+            s.enc = <PyObject*>encoder if encoder is not None else NULL
+            s.srtp = <PyObject*>srtp if srtp is not None else NULL
             s.pt = payload_type
             s.dtmf_pt = dtmf_payload_type
+            s.cn_pt = cn_payload_type
             rnd = os.urandom(12)
             s.ssrc = <uint32_t>(int.from_bytes(rnd[0:4], "big") if ssrc is None else ssrc)
             s.seq = <uint16_t>(int.from_bytes(rnd[4:6], "big") if seq is None else seq)
@@ -587,8 +504,18 @@ cdef class Engine:
         except BaseException:
             self._free_sess(idx)
             raise
-        jitter.engine_adopt()
-        self._objs[idx] = [jitter, in_resampler, {}]
+        adopted = []
+        try:
+            for obj in (jitter, encoder, srtp):
+                if obj is not None:
+                    _adopt(obj)
+                    adopted.append(obj)
+        except BaseException:
+            for obj in adopted:
+                _release(obj)
+            self._free_sess(idx)
+            raise
+        self._objs[idx] = [jitter, in_resampler, {}, encoder, srtp]
         s.state = S_ADDING
         self._cmd(C_ADD, idx, 0, 0)
         return idx, s.gen
@@ -633,8 +560,10 @@ cdef class Engine:
         self.c.table[idx] = NULL
         _free_c(s)
         objs = self._objs[idx]
-        if objs is not None and objs[0] is not None:
-            (<JitterBuffer>objs[0]).engine_release()
+        if objs is not None:
+            for obj in (objs[0], objs[3], objs[4]):
+                if obj is not None:
+                    _release(obj)
         self._objs[idx] = None
         self._sinks[idx] = None
         self._free_idx.append(idx)
@@ -656,10 +585,10 @@ cdef class Engine:
     def set_remote(self, int idx, remote, remote_rtcp=None, int family=2) -> None:
         """Send to a new peer address from the next packet on (re-INVITE)."""
         cdef Sess* s = self._get(idx, 0, "set_remote")
-        _set_addr(&s.pending_remote, &s.pending_remote_len, remote, family)
+        set_addr(&s.pending_remote, &s.pending_remote_len, remote, family)
         if remote_rtcp is None:
             remote_rtcp = (remote[0], remote[1] + 1)
-        _set_addr(&s.pending_remote_rtcp, &s.pending_remote_rtcp_len, remote_rtcp, family)
+        set_addr(&s.pending_remote_rtcp, &s.pending_remote_rtcp_len, remote_rtcp, family)
         self._cmd(C_SET_REMOTE, idx, 0, 0)
 
     # ------------------------------------------------------------ outbound
@@ -892,23 +821,7 @@ cdef class Engine:
         packets_sent, pacer_underruns, rtcp figures, ...). Each value is
         exact; the set is read while the thread runs, so it is not one
         snapshot."""
-        cdef Sess* s = self._get(idx, 0, "session_stats")
-        cdef uint64_t* v = <uint64_t*>&s.st
-        cdef dict d = {}
-        cdef int i
-        for i, name in enumerate(_SESS_STAT_NAMES):
-            d[name] = v[i]
-        d["peer_fraction_lost"] = s.st.peer_fraction_lost / 256.0
-        d["peer_cumulative_lost"] = s.st.peer_cumulative_lost
-        d["peer_jitter_ms"] = s.st.peer_jitter * 1000.0 / s.clock_rate
-        d["rtt_ms"] = s.st.rtt_us / 1000.0 if s.st.rtt_us else None
-        d["pacer_max_behind_ms"] = s.st.pacer_max_behind_ns / 1e6
-        del d["pacer_max_behind_ns"]
-        d["out_overflow_samples"] = vc_load_relaxed(&s.out_ring.overflow_samples)
-        d["ssrc"] = s.ssrc
-        if s.jb != NULL:
-            d.update((<JitterBuffer>s.jb).engine_stats())
-        return d
+        return session_stats(self._get(idx, 0, "session_stats"))
 
     def stats(self, bint reset=False) -> dict:
         """Engine counters and the tick lateness / work time and outbound
@@ -916,21 +829,42 @@ cdef class Engine:
         ``reset``: start the distributions afresh after reading them (the
         counters keep counting)."""
         cdef Core* c = self.c
-        cdef uint64_t* v = <uint64_t*>&c.st
-        cdef dict d = {}
-        cdef int i
-        for i, name in enumerate(_CORE_STAT_NAMES):
-            d[name] = v[i]
-        d["tick_lateness_ms"] = _hist_dict(&c.lateness, 1e-6)
-        d["tick_work_ms"] = _hist_dict(&c.work, 1e-6)
-        d["send_lateness_ms"] = _hist_dict(&c.send_late, 1e-6)
+        cdef dict d = core_stats(c)
         d["period_ms"] = self.period_ms
         d["subslots"] = self.subslots
+        d["realtime"] = c.rt_priority > 0 and c.rt_error == 0 and self._started
+        if c.rt_priority > 0 and c.rt_error:
+            d["realtime_error"] = os.strerror(c.rt_error)
         if reset:
             memset(&c.lateness, 0, sizeof(Hist))
             memset(&c.work, 0, sizeof(Hist))
             memset(&c.send_late, 0, sizeof(Hist))
         return d
+
+
+cdef int _adopt(object obj) except -1:
+    """Take a component for the I/O thread (its Python methods raise meanwhile)."""
+    if type(obj) is JitterBuffer:
+        return (<JitterBuffer>obj).engine_adopt()
+    if type(obj) is SRTPSession:
+        return (<SRTPSession>obj).engine_adopt()
+    if type(obj) is G722Encoder:
+        return (<G722Encoder>obj).engine_adopt()
+    if type(obj) is OpusEncoder:
+        return (<OpusEncoder>obj).engine_adopt()
+    raise TypeError(f"Engine: cannot adopt a {type(obj).__name__}")
+
+
+cdef void _release(object obj) noexcept:
+    """Hand an adopted component back to Python."""
+    if type(obj) is JitterBuffer:
+        (<JitterBuffer>obj).engine_release()
+    elif type(obj) is SRTPSession:
+        (<SRTPSession>obj).engine_release()
+    elif type(obj) is G722Encoder:
+        (<G722Encoder>obj).engine_release()
+    elif type(obj) is OpusEncoder:
+        (<OpusEncoder>obj).engine_release()
 
 
 cdef void _free_c(Sess* s) noexcept nogil:

@@ -21,7 +21,7 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
 from libc.string cimport memset
 from libc.errno cimport errno, EINTR
 
-from voicecore._native.media.ring cimport (
+from voicecore._native.atomic cimport (
     vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
     vc_exchange_seq_cst, vc_store_seq_cst,
 )
@@ -34,7 +34,8 @@ from voicecore._native.engine.core cimport (
     E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX,
 )
 from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
-from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out
+from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out, srtp_failed
+from voicecore._native.media.srtp cimport SRTPSession
 
 cdef extern from "vc_io.h" nogil:
     ctypedef struct vc_rbatch:
@@ -71,7 +72,13 @@ cdef extern from "<sys/epoll.h>" nogil:
     int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
     enum: EPOLLIN, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD
 
+cdef extern from "<sched.h>" nogil:
+    cdef struct sched_param:
+        int sched_priority
+    enum: SCHED_FIFO
+
 cdef extern from "<pthread.h>" nogil:
+    int pthread_setschedparam(pthread_t thread, int policy, const sched_param* param)
     ctypedef void* (*start_fn)(void*) noexcept nogil
     int pthread_create(pthread_t* thread, const void* attr, start_fn start, void* arg)
     int pthread_join(pthread_t thread, void** retval)
@@ -283,6 +290,7 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
                   int64_t rt_off) noexcept nogil:
     cdef int i, n, r
     cdef int64_t t, kts
+    cdef bint from_remote
     cdef const uint8_t* d
     cdef const sockaddr_storage* src
     for i in range(k):
@@ -301,10 +309,21 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
             else:
                 s.st.foreign_rtcp += 1
             continue
-        if not vc_addr_equal(src, &s.remote):
-            if not ((s.tflags & F_LATCH) and _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), t)):
-                s.st.foreign_source += 1
+        from_remote = vc_addr_equal(src, &s.remote)
+        if not from_remote and not (s.tflags & F_LATCH):
+            s.st.foreign_source += 1
+            continue
+        if s.srtp != NULL:
+            # authenticated (and decrypted in place) before the jitter buffer,
+            # address learning or latching ever see it
+            r = (<SRTPSession>s.srtp).unprotect_rtp_c(<uint8_t*>d, n)
+            if r < 0:
+                srtp_failed(s, r)
                 continue
+            n = r
+        if not from_remote and not _latch(c, s, d, n, src, vc_rbatch_addrlen(rb, i), t):
+            s.st.foreign_source += 1
+            continue
         if s.jb != NULL:
             r = (<JitterBuffer>s.jb).push_c(d, n, t)
         s.last_rx_ns = t
@@ -463,11 +482,18 @@ cdef int core_start(Core* c) noexcept nogil:
     if epoll_ctl(c.epfd, EPOLL_CTL_ADD, c.cmd_fd, &ev) != 0:
         return errno
     vc_store_release(&c.running, 1)
+    cdef sched_param sp
     cdef int r = pthread_create(&c.thread, NULL, _main, c)
     if r != 0:
         vc_store_release(&c.running, 0)
         return r
     c.thread_started = True
+    if c.rt_priority > 0:
+        # real-time scheduling keeps the clock on time on a loaded machine;
+        # it needs CAP_SYS_NICE (or an rtprio limit): otherwise the thread
+        # stays on normal scheduling and rt_error says why
+        sp.sched_priority = c.rt_priority
+        c.rt_error = pthread_setschedparam(c.thread, SCHED_FIFO, &sp)
     return 0
 
 

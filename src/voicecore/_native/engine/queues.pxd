@@ -2,9 +2,7 @@
 # python), the command queue (python -> thread) and the latency histograms.
 # All noexcept nogil; compiled into each module that cimports them.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
-from voicecore._native.media.ring cimport (
-    vc_load_relaxed, vc_load_acquire, vc_store_release, vc_stat_add,
-)
+from voicecore._native.atomic cimport vc_load_relaxed, vc_load_acquire, vc_store_release, vc_stat_add
 from voicecore._native.engine.core cimport Core, Sess, Cmd, Ev, Hist, HIST_BUCKETS
 
 cdef extern from *:

@@ -7,3 +7,4 @@ cdef void session_tick(Core* c, Sess* s, int64_t deadline, int64_t now, uint64_t
 cdef void send_rtcp(Core* c, Sess* s, int64_t now, bint bye) noexcept nogil
 cdef void on_rtcp(Core* c, Sess* s, const uint8_t* d, Py_ssize_t n, int64_t now) noexcept nogil
 cdef void flush_out(Core* c, Sess* s) noexcept nogil
+cdef void srtp_failed(Sess* s, int code) noexcept nogil

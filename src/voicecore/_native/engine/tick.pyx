@@ -19,15 +19,22 @@ queue.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, strlen
 
+from voicecore._native.atomic cimport vc_load_acquire, vc_load_relaxed, vc_store_release, vc_stat_add
 from voicecore._native.media.ring cimport (
-    vc_load_acquire, vc_load_relaxed, vc_store_release, vc_stat_add,
-    sring_readable, sring_read, aec_write, fq_push, vc_sring,
+    sring_readable, sring_consumer_pos, sring_read, aec_write, fq_push, vc_sring,
 )
 from voicecore._native.media.g711 cimport ulaw_encode, alaw_encode
 from voicecore._native.media.jitter cimport JitterBuffer, JDtmfEvent, JRtcp
 from voicecore._native.media.resample cimport Resampler
+from voicecore._native.media.g722 cimport G722Encoder
+from voicecore._native.media.opus cimport OpusEncoder
+from voicecore._native.media.srtp cimport (
+    SRTPSession, SRTP_E_AUTH, SRTP_E_REPLAY, SRTP_E_REPLAY_OLD, SRTP_E_TOO_SHORT, SRTP_E_PARSE,
+    SRTP_E_BAD_PARAM,
+)
 from voicecore._native.engine.core cimport (
-    Core, Sess, Seg, F_DELIVER, F_PLAYED, F_DELIVER_EARLY, F_MUTED, OC_PCMU, OC_PCMA, OC_L16,
+    Core, Sess, Seg, F_DELIVER, F_PLAYED, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
+    OC_PCMU, OC_PCMA, OC_L16, OC_G722, OC_OPUS,
     EV_DTMF, EV_INACTIVE, EV_PLAYED, EV_DTMF_SENT, EV_BYE, EV_RTCP, EV_ERROR, E_SEND, E_RTCP_SEND,
     N_SEG, N_DTMF_OUT, sockaddr_storage, socklen_t,
 )
@@ -85,9 +92,8 @@ cdef inline void _inbound(Core* c, Sess* s, int64_t deadline) noexcept nogil:
 
 # ====================================================================== outbound
 cdef inline int64_t _ring_pos(vc_sring* r) noexcept nogil:
-    """Consumer position after applying a pending flush (sring_readable does)."""
-    sring_readable(r)
-    return <int64_t>vc_load_relaxed(&r.read_pos)
+    """Consumer position after applying a pending flush."""
+    return <int64_t>sring_consumer_pos(r)
 
 
 cdef void _drain_rs(Sess* s) noexcept nogil:
@@ -187,15 +193,48 @@ cdef inline void _header(Sess* s, bint marker, int pt, uint32_t ts) noexcept nog
 
 
 cdef inline bint _send(Core* c, Sess* s, int n, int64_t deadline) noexcept nogil:
-    cdef int r = vc_sendto(s.fd, s.pkt, n, &s.remote, s.remote_len)
+    cdef int r, k
+    cdef int plain = n
+    if s.srtp != NULL:
+        k = (<SRTPSession>s.srtp).protect_rtp_c(s.pkt, n, s.pkt_cap)
+        if k < 0:
+            s.st.srtp_protect_fail += 1
+            return False
+        n = k
+    r = vc_sendto(s.fd, s.pkt, n, &s.remote, s.remote_len)
     if r != 0:
         s.st.send_errors += 1
         if s.st.send_errors == 1 or (s.st.send_errors & 1023) == 0:
             ev_post(c, s, EV_ERROR, -r, E_SEND, 0)
         return False
     s.st.packets_sent += 1
-    s.st.octets_sent += <uint64_t>(n - 12)
+    s.st.octets_sent += <uint64_t>(plain - 12)
     return True
+
+
+cdef int _encode(Sess* s, const int16_t* x, uint8_t* pay) noexcept nogil:
+    """One frame (frame_in samples at the audio rate) into the payload; returns its bytes."""
+    cdef int32_t F = s.frame_in, i
+    cdef uint16_t v
+    if s.codec == OC_PCMU:
+        ulaw_encode(x, pay, F)
+        return F
+    if s.codec == OC_PCMA:
+        alaw_encode(x, pay, F)
+        return F
+    if s.codec == OC_G722:
+        return <int>(<G722Encoder>s.enc).encode_c(x, F, pay)          # 2 samples per octet
+    if s.codec == OC_OPUS:
+        i = (<OpusEncoder>s.enc).encode_c(x, F, pay, s.pkt_cap - 12 - 160)
+        if i < 0:
+            s.st.encode_errors += 1
+            return 0
+        return i
+    for i in range(F):                                                    # L16: big-endian
+        v = <uint16_t>x[i]
+        pay[2 * i] = <uint8_t>(v >> 8)
+        pay[2 * i + 1] = <uint8_t>v
+    return 2 * F
 
 
 cdef void _send_audio(Core* c, Sess* s, const int16_t* x, uint32_t ts, int64_t deadline,
@@ -205,18 +244,7 @@ cdef void _send_audio(Core* c, Sess* s, const int16_t* x, uint32_t ts, int64_t d
     cdef uint16_t v
     cdef int64_t late
     _header(s, not s.talking or s.need_marker, s.pt, ts)
-    if s.codec == OC_PCMU:
-        ulaw_encode(x, pay, F)
-        i = F
-    elif s.codec == OC_PCMA:
-        alaw_encode(x, pay, F)
-        i = F
-    else:
-        for i in range(F):
-            v = <uint16_t>x[i]
-            pay[2 * i] = <uint8_t>(v >> 8)
-            pay[2 * i + 1] = <uint8_t>v
-        i = 2 * F
+    i = _encode(s, x, pay)
     s.talking = True
     s.need_marker = False
     _send(c, s, 12 + i, deadline)
@@ -249,9 +277,9 @@ cdef bint _dtmf_tick(Core* c, Sess* s, uint32_t ts, int64_t deadline) noexcept n
         s.dt_active = True
         s.dt_code = s.dq[s.dq_head].code
         s.dt_volume = s.dq[s.dq_head].volume
-        s.dt_total = s.dq[s.dq_head].duration_ms * s.clock_rate // 1000
-        if s.dt_total < s.frame_in:
-            s.dt_total = s.frame_in
+        s.dt_total = s.dq[s.dq_head].duration_ms * s.rtp_clock // 1000
+        if s.dt_total < s.ts_step:
+            s.dt_total = s.ts_step
         s.dq_head = (s.dq_head + 1) % N_DTMF_OUT
         s.dq_len -= 1
         s.dt_ts = ts
@@ -260,7 +288,7 @@ cdef bint _dtmf_tick(Core* c, Sess* s, uint32_t ts, int64_t deadline) noexcept n
         _header(s, True, s.dtmf_pt, ts)
     else:
         _header(s, False, s.dtmf_pt, s.dt_ts)
-    s.dt_elapsed += s.frame_in
+    s.dt_elapsed += s.ts_step
     dur = s.dt_elapsed if s.dt_elapsed < s.dt_total else s.dt_total
     end = s.dt_elapsed >= s.dt_total
     pay[0] = <uint8_t>s.dt_code
@@ -286,13 +314,36 @@ cdef inline bint _idle(Sess* s) noexcept nogil:
             and vc_load_acquire(&s.seg_w) == vc_load_relaxed(&s.seg_r))
 
 
+cdef void _idle_packet(Core* c, Sess* s, int64_t deadline, int64_t now) noexcept nogil:
+    """Keep the peer's RTP timer alive while nothing is queued: encoded
+    silence every period (F_IDLE_SILENCE), or an RFC 3389 comfort-noise packet
+    every 500 ms (F_IDLE_CN). Not recorded as played audio."""
+    cdef int32_t F = s.frame_in, i
+    cdef uint32_t ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>s.ts_step)
+    cdef uint8_t* pay = s.pkt + 12
+    if s.tflags & F_IDLE_SILENCE:
+        _header(s, False, s.pt, ts)
+        memset(s.tmp, 0, F * sizeof(int16_t))
+        _send(c, s, 12 + _encode(s, s.tmp, pay), deadline)
+    elif now >= s.next_idle_ns:
+        _header(s, False, s.cn_pt, ts)
+        pay[0] = 127                      # -127 dBov: the silence we would have sent
+        _send(c, s, 13, deadline)
+        s.next_idle_ns = now + 500000000
+
+
 cdef inline void _outbound(Core* c, Sess* s, int64_t deadline, int64_t now) noexcept nogil:
     cdef int32_t F = s.frame_in
     cdef uint32_t ts
     cdef bint last
-    if s.out_ring == NULL or _idle(s):
+    if s.out_ring == NULL:
         return
-    ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>F)
+    if _idle(s):
+        if s.tflags & (F_IDLE_SILENCE | F_IDLE_CN):
+            _idle_packet(c, s, deadline, now)
+        return
+    s.next_idle_ns = 0                    # the next pause starts with a CN packet at once
+    ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>s.ts_step)
     if (s.dt_active or s.dq_len) and _dtmf_tick(c, s, ts, deadline):
         return
     _fill(c, s)
@@ -346,6 +397,18 @@ cdef void flush_out(Core* c, Sess* s) noexcept nogil:
 
 
 # ====================================================================== RTCP
+cdef void srtp_failed(Sess* s, int code) noexcept nogil:
+    """Count an SRTP/SRTCP packet that did not authenticate (dropped)."""
+    if code == SRTP_E_AUTH:
+        s.st.srtp_auth_fail += 1
+    elif code == SRTP_E_REPLAY or code == SRTP_E_REPLAY_OLD:
+        s.st.srtp_replay += 1
+    elif code == SRTP_E_TOO_SHORT or code == SRTP_E_PARSE or code == SRTP_E_BAD_PARAM:
+        s.st.srtp_malformed += 1
+    else:
+        s.st.srtp_other += 1
+
+
 cdef void send_rtcp(Core* c, Sess* s, int64_t now, bint bye) noexcept nogil:
     cdef RtcpOut r
     cdef JRtcp j
@@ -359,7 +422,7 @@ cdef void send_rtcp(Core* c, Sess* s, int64_t now, bint bye) noexcept nogil:
     s.rtp_packets_at_rtcp = s.st.packets_sent
     if r.sender:
         r.ntp = ntp_now()
-        r.rtp_ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>s.frame_in)
+        r.rtp_ts = s.ts_base + <uint32_t>(s.ticks * <uint64_t>s.ts_step)
         r.packets = <uint32_t>s.st.packets_sent
         r.octets = <uint32_t>s.st.octets_sent
     if s.jb != NULL:
@@ -375,9 +438,14 @@ cdef void send_rtcp(Core* c, Sess* s, int64_t now, bint bye) noexcept nogil:
                 r.block.lsr = s.rr_lsr
                 dl = (now - s.rr_lsr_arrival_ns) * 65536 // 1000000000
                 r.block.dlsr = <uint32_t>dl if dl > 0 else 0
-    n = rtcp_build(c.pbuf, 1500, &r)
+    n = rtcp_build(c.pbuf, 1400, &r)
     if n <= 0:
         return
+    if s.srtp != NULL:
+        n = (<SRTPSession>s.srtp).protect_rtcp_c(c.pbuf, n, 1600)
+        if n < 0:
+            s.st.srtp_protect_fail += 1
+            return
     fd = s.rtcp_fd if s.rtcp_fd >= 0 else s.fd
     err = vc_sendto(fd, c.pbuf, n, &s.remote_rtcp, s.remote_rtcp_len)
     if err != 0:
@@ -389,6 +457,13 @@ cdef void send_rtcp(Core* c, Sess* s, int64_t now, bint bye) noexcept nogil:
 cdef void on_rtcp(Core* c, Sess* s, const uint8_t* d, Py_ssize_t n, int64_t now) noexcept nogil:
     cdef RtcpIn r
     cdef uint32_t a, rtt
+    cdef int k
+    if s.srtp != NULL:
+        k = (<SRTPSession>s.srtp).unprotect_rtcp_c(<uint8_t*>d, <int>n)
+        if k < 0:
+            srtp_failed(s, k)
+            return
+        n = k
     s.st.rtcp_received += 1
     if rtcp_parse(d, n, s.ssrc, &r) != RTCP_OK:
         s.st.rtcp_malformed += 1

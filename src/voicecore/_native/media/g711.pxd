@@ -1,5 +1,6 @@
 # cdef API of the G.711 codec for other native modules (jitter buffer, engine).
-# All functions are pure table look-ups: no GIL, cannot fail.
+# All functions are pure table look-ups: no GIL, cannot fail. src and dst must
+# be valid for n elements (NULL only with n == 0; the caller's contract).
 from libc.stdint cimport int16_t, uint8_t
 
 cdef void ulaw_encode(const int16_t* src, uint8_t* dst, Py_ssize_t n) noexcept nogil

@@ -207,7 +207,7 @@ cdef void _run(Op op, const void* src, void* dst, Py_ssize_t n) noexcept nogil:
         alaw_to_ulaw(<const uint8_t*>src, <uint8_t*>dst, n)
 
 
-cdef object _convert(object data, object out, Op op, const char* what):
+cdef object _convert(object data, object out, Op op, const char* what, const char* arg):
     """Shared driver: take the input, size and fill the output (new bytes or
     ``out=``), GIL released for long inputs. Encoders take s16 (2 bytes per
     sample), the others G.711 codes (1 byte); decoders write 2 bytes."""
@@ -215,11 +215,12 @@ cdef object _convert(object data, object out, Op op, const char* what):
     cdef Py_ssize_t n, nout
     cdef bint encoding = op == OP_ULAW_ENC or op == OP_ALAW_ENC
     cdef object result
-    get_input(data, &src, (KIND_BYTES | KIND_S16) if encoding else KIND_BYTES, what)
+    get_input(data, &src, (KIND_BYTES | KIND_S16) if encoding else KIND_BYTES, what, arg)
     try:
         if encoding:
             if src.len & 1:
-                raise ValueError(f"{(<bytes>what).decode()}: s16le PCM must have an even byte count, got {src.len} bytes")
+                raise ValueError(f"{(<bytes>what).decode()}: {(<bytes>arg).decode()} must be s16le PCM "
+                                 f"with an even byte count, got {src.len} bytes")
             n = src.len >> 1
         else:
             n = src.len
@@ -251,12 +252,12 @@ def lin2ulaw(pcm, out=None):
     ValueError). ``out``: optional writable buffer of at least ``len(pcm)//2``
     bytes; when given it is filled and returned, nothing is allocated.
     """
-    return _convert(pcm, out, OP_ULAW_ENC, b"lin2ulaw")
+    return _convert(pcm, out, OP_ULAW_ENC, b"lin2ulaw", b"pcm")
 
 
 def lin2alaw(pcm, out=None):
     """Encode s16le mono PCM to A-law: one byte per sample. See ``lin2ulaw``."""
-    return _convert(pcm, out, OP_ALAW_ENC, b"lin2alaw")
+    return _convert(pcm, out, OP_ALAW_ENC, b"lin2alaw", b"pcm")
 
 
 def ulaw2lin(data, out=None):
@@ -265,19 +266,19 @@ def ulaw2lin(data, out=None):
     ``out``: optional writable buffer of at least ``2*len(data)`` bytes (for
     example an int16 numpy array); filled and returned.
     """
-    return _convert(data, out, OP_ULAW_DEC, b"ulaw2lin")
+    return _convert(data, out, OP_ULAW_DEC, b"ulaw2lin", b"data")
 
 
 def alaw2lin(data, out=None):
     """Decode A-law bytes to s16le mono PCM. See ``ulaw2lin``."""
-    return _convert(data, out, OP_ALAW_DEC, b"alaw2lin")
+    return _convert(data, out, OP_ALAW_DEC, b"alaw2lin", b"data")
 
 
 def ulaw2alaw(data, out=None):
     """Transcode mu-law to A-law code by code: ``alaw_encode(ulaw_decode(x))``."""
-    return _convert(data, out, OP_U2A, b"ulaw2alaw")
+    return _convert(data, out, OP_U2A, b"ulaw2alaw", b"data")
 
 
 def alaw2ulaw(data, out=None):
     """Transcode A-law to mu-law code by code: ``ulaw_encode(alaw_decode(x))``."""
-    return _convert(data, out, OP_A2U, b"alaw2ulaw")
+    return _convert(data, out, OP_A2U, b"alaw2ulaw", b"data")

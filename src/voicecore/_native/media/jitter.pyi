@@ -1,26 +1,46 @@
 """Type stub of voicecore._native.media.jitter (see jitter.pyx for the behaviour)."""
 
+import enum
 from collections.abc import Mapping
 from typing import final
 
 from typing_extensions import Buffer, Self
 
-RESULT_OK: int
-RESULT_HELD: int
-RESULT_DUPLICATE: int
-RESULT_LATE: int
-RESULT_MALFORMED: int
-RESULT_OVERSIZE: int
-RESULT_UNKNOWN_PT: int
-RESULT_FOREIGN: int
-RESULT_FOREIGN_SSRC: int
-RESULT_DISCARDED: int
-RESULT_MALFORMED_DTMF: int
+class PushResult(enum.IntEnum):
+    OK = 0
+    HELD = 1
+    DUPLICATE = 2
+    LATE = 3
+    MALFORMED = 4
+    OVERSIZE = 5
+    UNKNOWN_PT = 6
+    FOREIGN = 7
+    FOREIGN_SSRC = 8
+    DISCARDED = 9
+    MALFORMED_DTMF = 10
 
-FRAME_AUDIO: int
-FRAME_CONCEALED: int
-FRAME_SILENCE: int
-FRAME_COMFORT_NOISE: int
+class FrameKind(enum.IntEnum):
+    AUDIO = 0
+    CONCEALED = 1
+    SILENCE = 2
+    COMFORT_NOISE = 3
+
+RESULT_OK: PushResult
+RESULT_HELD: PushResult
+RESULT_DUPLICATE: PushResult
+RESULT_LATE: PushResult
+RESULT_MALFORMED: PushResult
+RESULT_OVERSIZE: PushResult
+RESULT_UNKNOWN_PT: PushResult
+RESULT_FOREIGN: PushResult
+RESULT_FOREIGN_SSRC: PushResult
+RESULT_DISCARDED: PushResult
+RESULT_MALFORMED_DTMF: PushResult
+
+FRAME_AUDIO: FrameKind
+FRAME_CONCEALED: FrameKind
+FRAME_SILENCE: FrameKind
+FRAME_COMFORT_NOISE: FrameKind
 
 STAT_NAMES: tuple[str, ...]
 
@@ -54,9 +74,10 @@ class JitterBuffer:
     def output_delay_samples(self) -> int: ...
     @property
     def target_delay_ms(self) -> float: ...
-    def push(self, datagram: Buffer, arrival_ns: int) -> int: ...
-    def parse_header(self, datagram: Buffer) -> tuple[int, dict[str, int | bool | str] | None]: ...
-    def pull(self, now_ns: int) -> tuple[bytes, int]: ...
-    def pull_into(self, out: Buffer, now_ns: int) -> int: ...
+    def push(self, datagram: Buffer, arrival_ns: int) -> PushResult: ...
+    def parse_header(self, datagram: Buffer) -> tuple[PushResult, dict[str, int | bool | str] | None]: ...
+    def pull(self, now_ns: int) -> tuple[bytes, FrameKind]: ...
+    def pull_into(self, out: Buffer, now_ns: int) -> FrameKind: ...
     def pop_dtmf(self) -> list[tuple[str, int, int]]: ...
-    def stats(self) -> dict[str, int | float]: ...
+    def stats(self) -> dict[str, int | float | None]: ...
+    def rtcp(self, new_interval: bool = True) -> dict[str, int | None] | None: ...

@@ -1,5 +1,6 @@
 # cdef API of the PCM helpers for other native modules (resampler, engine,
-# sherpa-onnx binding). s16le <-> float32, no GIL, cannot fail.
+# sherpa-onnx binding). s16le <-> float32, no GIL, cannot fail. src and dst
+# must be valid for n elements (NULL only with n == 0; the caller's contract).
 from libc.stdint cimport int16_t
 
 # x / 32768 (exact over all inputs)

@@ -66,7 +66,8 @@ cdef double s16_mean_square(const int16_t* src, Py_ssize_t n) noexcept nogil:
 
 cdef int _even(Py_ssize_t nbytes, const char* what) except -1:
     if nbytes & 1:
-        raise ValueError(f"{(<bytes>what).decode()}: s16le PCM must have an even byte count, got {nbytes} bytes")
+        raise ValueError(f"{(<bytes>what).decode()}: data must be s16le PCM with an even byte count, "
+                         f"got {nbytes} bytes")
     return 0
 
 
@@ -81,7 +82,7 @@ def s16le_to_float32(data, out=None):
     cdef cnp.npy_intp dims[1]
     cdef cnp.ndarray result
     cdef Py_ssize_t n
-    get_input(data, &src, KIND_BYTES | KIND_S16, b"s16le_to_float32")
+    get_input(data, &src, KIND_BYTES | KIND_S16, b"s16le_to_float32", b"data")
     try:
         _even(src.len, b"s16le_to_float32")
         n = src.len >> 1
@@ -119,7 +120,7 @@ def float32_to_s16le(samples, out=None):
     """
     cdef Buf src, dst
     cdef Py_ssize_t n
-    get_input(samples, &src, KIND_F32, b"float32_to_s16le")
+    get_input(samples, &src, KIND_F32, b"float32_to_s16le", b"samples")
     try:
         n = src.len >> 2
         if out is None:
@@ -145,17 +146,13 @@ def float32_to_s16le(samples, out=None):
         release(&src)
 
 
-def mean_square(data):
-    """Mean of squared s16le samples relative to full scale (1.0 = full-scale square).
-
-    Empty input gives 0.0. Exact 64-bit integer accumulation.
-    """
+cdef double _mean_square(object data, const char* what) except? -1.0:
     cdef Buf src
     cdef double ms
     cdef Py_ssize_t n
-    get_input(data, &src, KIND_BYTES | KIND_S16, b"mean_square")
+    get_input(data, &src, KIND_BYTES | KIND_S16, what, b"data")
     try:
-        _even(src.len, b"mean_square")
+        _even(src.len, what)
         n = src.len >> 1
         if n >= _GIL_THRESHOLD:
             with nogil:
@@ -167,6 +164,14 @@ def mean_square(data):
         release(&src)
 
 
+def mean_square(data):
+    """Mean of squared s16le samples relative to full scale (1.0 = full-scale square).
+
+    Empty input gives 0.0. Exact 64-bit integer accumulation.
+    """
+    return _mean_square(data, b"mean_square")
+
+
 def rms_dbfs(data, double floor=-60.0):
     """RMS level of s16le mono PCM in dBFS, never below ``floor`` (dB).
 
@@ -174,7 +179,7 @@ def rms_dbfs(data, double floor=-60.0):
     Empty input or digital silence returns ``floor``. Matches roomkit's
     ``rms_db`` (which uses floor -60 dB) for the level in ``VADAudioLevelEvent``.
     """
-    cdef double ms = mean_square(data)
+    cdef double ms = _mean_square(data, b"rms_dbfs")
     cdef double db
     if ms <= 1e-20:
         return floor

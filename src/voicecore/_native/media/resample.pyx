@@ -19,17 +19,16 @@ CPU has it, otherwise SSE/NEON, with the GIL released.
 """
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uint64_t, uintptr_t
-from voicecore._native.media.ring cimport vc_init, vc_cas_acq_rel, vc_store_release
 from libc.string cimport memcpy, memmove, memset
-from cpython.buffer cimport PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 
+from voicecore._native.atomic cimport vc_init, vc_load_acquire, vc_own_try, vc_own_drop
 from voicecore._native._buffers cimport (
-    Buf, get_input, release, _fmt_is, KIND_BYTES, KIND_S16, KIND_F32,
+    Buf, get_input, get_output_fmt, get_s16_output, release, KIND_BYTES, KIND_S16, KIND_F32,
 )
 
 import numpy as np
-from voicecore.media._resample_design import design as _design_filter, PRESETS
+from voicecore.media._resample_design import design as _design_filter, check_rate, PRESETS
 
 cdef extern from "resample_kernel.h" nogil:
     ctypedef Py_ssize_t (*rs_run_f32_fn)(const rs_filter*, const float*, Py_ssize_t, Py_ssize_t*,
@@ -59,31 +58,37 @@ cdef rs_run_s16_fn _run_s16 = rs_pick_s16(_avx2)
 SIMD = "avx2+fma" if _avx2 else "baseline"
 
 
-cdef int _get_out(object obj, Buf* b, Py_ssize_t n, bint want_float, const char* what) except -1:
-    """Writable C-contiguous ``out=`` buffer for ``n`` samples (float32 or s16)."""
-    PyObject_GetBuffer(obj, &b.view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)
-    b.owned = True
-    b.buf = <char*>b.view.buf
-    b.len = b.view.len
-    b.itemsize = b.view.itemsize
-    cdef const char* fmt = b.view.format
-    cdef bint ok
-    if want_float:
-        ok = b.itemsize == 4 and fmt != NULL and _fmt_is(fmt, b'f')
-    else:
-        ok = (b.itemsize == 2 and fmt != NULL and _fmt_is(fmt, b'h')) or (
-            b.itemsize == 1 and (fmt == NULL or _fmt_is(fmt, b'B') or _fmt_is(fmt, b'b') or _fmt_is(fmt, b'c')))
-    if not ok:
-        f = (<bytes>fmt).decode('ascii', 'replace') if fmt != NULL else 'B'
-        release(b)
-        kind = "a float32 array" if want_float else "a writable bytes-like or int16 buffer"
-        raise TypeError(f"{(<bytes>what).decode()}: out= must be {kind}, got format {f!r}")
-    cdef Py_ssize_t need = n * (4 if want_float else 2)
-    if b.len < need:
-        have = b.len
-        release(b)
-        raise ValueError(f"{(<bytes>what).decode()}: out= holds {have} bytes, {need} needed")
+cdef enum:
+    _CALL = 1          # owner bit: a Python method is running on this object
+    _ENGINE = 2        # owner bit: an engine adopted it
+
+
+cdef int _enter(Resampler r, const char* what) except -1:
+    """Claim the stream for one Python call (atomic: also without the GIL)."""
+    cdef uint64_t seen = vc_own_try(&r._owner, _CALL, _CALL | _ENGINE)
+    if seen & (_CALL | _ENGINE):
+        _refuse(seen, what)
     return 0
+
+
+cdef inline void _leave(Resampler r) noexcept nogil:
+    vc_own_drop(&r._owner, _CALL)
+
+
+cdef inline int _not_adopted(Resampler r, const char* what) except -1:
+    """For methods that only read the stream state."""
+    if vc_load_acquire(&r._owner) & _ENGINE:
+        _refuse(_ENGINE, what)
+    return 0
+
+
+cdef int _refuse(uint64_t seen, const char* what) except -1:
+    w = (<bytes>what).decode()
+    if seen & _ENGINE:
+        raise RuntimeError(f"{w}: this Resampler is owned by an Engine's I/O thread "
+                           "(its immutable properties stay readable)")
+    raise RuntimeError(f"{w}: this Resampler is in use by another thread "
+                       "(one object per stream and thread)")
 
 
 cdef inline Py_ssize_t _compact(Resampler self) noexcept nogil:
@@ -98,11 +103,11 @@ cdef inline Py_ssize_t _compact(Resampler self) noexcept nogil:
     return self.wlen
 
 
-@cython.final
 # Largest n for output_length(): n * L stays far inside int64 for L <= 192000.
 cdef Py_ssize_t _MAX_CHUNK = (<Py_ssize_t>1) << 40
 
 
+@cython.final
 cdef class Resampler:
     """Stateful streaming resampler for one mono stream.
 
@@ -116,20 +121,20 @@ cdef class Resampler:
     One object is one stream: use one object per thread/stream. Its methods
     run without the GIL, so a second thread calling ``process``/``flush``/
     ``reset`` while one is running gets RuntimeError (an atomic claim)
-    instead of corrupting the stream.
+    instead of corrupting the stream; so does any Python call on a stream an
+    Engine has adopted (see ``resample.pxd``).
     """
 
-    cdef int _claim(self, const char* what) except -1:
-        cdef uint64_t expected = 0
-        if not vc_cas_acq_rel(&self._busy, &expected, 1):
-            raise RuntimeError(f"{(<bytes>what).decode()}: this Resampler is in use by another thread "
-                               "(one object per stream and thread)")
-        return 0
-
-    def __cinit__(self, in_rate, out_rate, str preset="default"):
+    def __cinit__(self, in_rate, out_rate, preset="default"):
         self.work = NULL
         self._coef_copy = NULL
-        vc_init(&self._busy, 0)
+        vc_init(&self._owner, 0)
+        check_rate(in_rate, "Resampler: in_rate")
+        check_rate(out_rate, "Resampler: out_rate")
+        if not isinstance(preset, str):
+            raise TypeError(f"Resampler: preset must be a str, got {type(preset).__name__}")
+        if preset not in PRESETS:
+            raise ValueError(f"Resampler: preset must be one of {sorted(PRESETS)}, got {preset!r}")
         d = _design_filter(in_rate, out_rate, preset)
         self._design = d
         self.in_rate = d.in_rate
@@ -155,7 +160,7 @@ cdef class Resampler:
             raise MemoryError("Resampler: cannot allocate the history buffer")
         self.clear()
 
-    def __init__(self, in_rate, out_rate, str preset="default"):
+    def __init__(self, in_rate, out_rate, preset="default"):
         # Everything happens in __cinit__; this gives the class its signature.
         pass
 
@@ -187,59 +192,33 @@ cdef class Resampler:
         return <Py_ssize_t>(((r + 1) * L - self.phase + M - 1) // M)
 
     cdef Py_ssize_t run_f32(self, const float* src, Py_ssize_t n, float* dst) noexcept nogil:
-        cdef Py_ssize_t done = 0, m, w
-        cdef Py_ssize_t big = <Py_ssize_t>1 << 62
-        while n > 0:
-            m = n if n < _BLOCK else _BLOCK
-            w = _compact(self)
-            if src != NULL:
-                memcpy(self.work + w, src, <size_t>m * sizeof(float))
-                src += m
-            else:
-                memset(self.work + w, 0, <size_t>m * sizeof(float))
-            self.wlen = w + m
-            n -= m
-            self.n_in += m
-            done += _run_f32(&self.filt, self.work, self.wlen, &self.pos, &self.phase, dst + done, big)
+        cdef Py_ssize_t done = _pump(self, src, NULL, n, dst, NULL, _UNBOUNDED)
         self.n_out += done
         return done
 
     cdef Py_ssize_t run_s16(self, const int16_t* src, Py_ssize_t n, int16_t* dst) noexcept nogil:
-        cdef Py_ssize_t done = 0, m, w
-        cdef Py_ssize_t big = <Py_ssize_t>1 << 62
-        while n > 0:
-            m = n if n < _BLOCK else _BLOCK
-            w = _compact(self)
-            rs_s16_to_f32(src, self.work + w, m)
-            src += m
-            self.wlen = w + m
-            n -= m
-            self.n_in += m
-            done += _run_s16(&self.filt, self.work, self.wlen, &self.pos, &self.phase, dst + done, big)
+        # src NULL: n samples of silence (a NULL float source as well, so the
+        # pair behaves the same)
+        cdef Py_ssize_t done = _pump(self, NULL, src, n, NULL, dst, _UNBOUNDED)
         self.n_out += done
         return done
 
     cdef Py_ssize_t flush_f32(self, float* dst) noexcept nogil:
-        cdef Py_ssize_t want = self.latency, done = 0, m, w
-        while done < want:
-            m = _BLOCK
-            w = _compact(self)
-            memset(self.work + w, 0, <size_t>m * sizeof(float))
-            self.wlen = w + m
-            done += _run_f32(&self.filt, self.work, self.wlen, &self.pos, &self.phase, dst + done, want - done)
-        self.clear()
-        return done
+        return _flush_into(self, dst, NULL)
 
     cdef Py_ssize_t flush_s16(self, int16_t* dst) noexcept nogil:
-        cdef Py_ssize_t want = self.latency, done = 0, m, w
-        while done < want:
-            m = _BLOCK
-            w = _compact(self)
-            memset(self.work + w, 0, <size_t>m * sizeof(float))
-            self.wlen = w + m
-            done += _run_s16(&self.filt, self.work, self.wlen, &self.pos, &self.phase, dst + done, want - done)
-        self.clear()
-        return done
+        return _flush_into(self, NULL, dst)
+
+    cdef int engine_adopt(self) except -1:
+        cdef uint64_t seen = vc_own_try(&self._owner, _ENGINE, _CALL | _ENGINE)
+        if seen & _ENGINE:
+            raise RuntimeError("Resampler: already adopted by an Engine")
+        if seen & _CALL:
+            raise RuntimeError("Resampler: a Python call is running on it (in use by another thread)")
+        return 0
+
+    cdef void engine_release(self) noexcept nogil:
+        vc_own_drop(&self._owner, _ENGINE)
 
     # ------------------------------------------------------------ Python API
     def process(self, data, out=None):
@@ -256,56 +235,11 @@ cdef class Resampler:
         it is filled and the number of samples written is returned. Nothing
         is allocated on that path. ``out`` must not overlap ``data``.
         """
-        cdef Buf src, dst
-        cdef Py_ssize_t n, cnt, got
-        cdef object result
-        self._claim(b"Resampler.process")
+        _enter(self, b"Resampler.process")
         try:
-            return self._process(data, out)
+            return _process(self, data, out)
         finally:
-            vc_store_release(&self._busy, 0)
-
-    cdef object _process(self, object data, object out):
-        cdef Buf src, dst
-        cdef Py_ssize_t n, cnt, got
-        cdef object result
-        get_input(data, &src, KIND_BYTES | KIND_S16 | KIND_F32, b"Resampler.process")
-        try:
-            if src.itemsize == 4:
-                n = src.len >> 2
-                cnt = self.out_count(n)
-                if out is None:
-                    result = np.empty(cnt, dtype=np.float32)
-                    _get_out(result, &dst, cnt, True, b"Resampler.process")
-                else:
-                    _get_out(out, &dst, cnt, True, b"Resampler.process")
-                    result = None
-                self._last_float = 1
-                with nogil:
-                    got = self.run_f32(<const float*>src.buf, n, <float*>dst.buf)
-                release(&dst)
-            else:
-                if src.len & 1:
-                    raise ValueError(
-                        f"Resampler.process: s16le PCM must have an even byte count, got {src.len} bytes")
-                n = src.len >> 1
-                cnt = self.out_count(n)
-                if out is None:
-                    self._last_float = 0
-                    result = PyBytes_FromStringAndSize(NULL, 2 * cnt)
-                    dst.buf = PyBytes_AS_STRING(result)
-                    with nogil:
-                        got = self.run_s16(<const int16_t*>src.buf, n, <int16_t*>dst.buf)
-                else:
-                    _get_out(out, &dst, cnt, False, b"Resampler.process")
-                    self._last_float = 0
-                    result = None
-                    with nogil:
-                        got = self.run_s16(<const int16_t*>src.buf, n, <int16_t*>dst.buf)
-                    release(&dst)
-            return got if result is None else result
-        finally:
-            release(&src)
+            _leave(self)
 
     def flush(self, out=None, *, float32=None):
         """End of stream: return the last ``latency`` output samples and reset.
@@ -314,52 +248,27 @@ cdef class Resampler:
         ``bytes`` or a float32 ndarray) unless ``float32`` says otherwise.
         With ``out=`` they are written there and the count is returned.
         """
-        self._claim(b"Resampler.flush")
+        _enter(self, b"Resampler.flush")
         try:
-            return self._flush(out, float32)
+            return _flush(self, out, float32)
         finally:
-            vc_store_release(&self._busy, 0)
-
-    cdef object _flush(self, object out, object float32):
-        cdef Buf dst
-        cdef Py_ssize_t cnt = self.latency, got
-        cdef bint as_float = self._last_float if float32 is None else bool(float32)
-        cdef object result
-        if out is not None:
-            _get_out(out, &dst, cnt, as_float, b"Resampler.flush")
-            with nogil:
-                if as_float:
-                    got = self.flush_f32(<float*>dst.buf)
-                else:
-                    got = self.flush_s16(<int16_t*>dst.buf)
-            release(&dst)
-            return got
-        if as_float:
-            result = np.empty(cnt, dtype=np.float32)
-            _get_out(result, &dst, cnt, True, b"Resampler.flush")
-            with nogil:
-                self.flush_f32(<float*>dst.buf)
-            release(&dst)
-            return result
-        result = PyBytes_FromStringAndSize(NULL, 2 * cnt)
-        dst.buf = PyBytes_AS_STRING(result)
-        with nogil:
-            self.flush_s16(<int16_t*>dst.buf)
-        return result
+            _leave(self)
 
     def reset(self):
         """Forget the stream: history back to silence, counters to zero."""
-        self._claim(b"Resampler.reset")
+        _enter(self, b"Resampler.reset")
         self.clear()
-        vc_store_release(&self._busy, 0)
+        _leave(self)
 
-    def output_length(self, Py_ssize_t n):
-        """Exact number of output samples the next ``process()`` of ``n`` input samples returns."""
-        if n < 0:
-            raise ValueError(f"Resampler.output_length: n must be >= 0, got {n}")
-        if n > _MAX_CHUNK:
-            raise ValueError(f"Resampler.output_length: n must be <= {_MAX_CHUNK} samples, got {n}")
-        return self.out_count(n)
+    def output_length(self, n):
+        """Exact number of output samples the next ``process()`` of ``n``
+        input samples (an int, 0..2**40) returns."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"Resampler.output_length: n must be an int, got {type(n).__name__}")
+        if not 0 <= n <= _MAX_CHUNK:
+            raise ValueError(f"Resampler.output_length: n must be 0..{_MAX_CHUNK} samples (2**40), got {n}")
+        _not_adopted(self, b"Resampler.output_length")
+        return self.out_count(<Py_ssize_t>n)
 
     @property
     def preset(self):
@@ -384,11 +293,13 @@ cdef class Resampler:
     @property
     def total_in(self):
         """Input samples since construction or the last reset/flush."""
+        _not_adopted(self, b"Resampler.total_in")
         return self.n_in
 
     @property
     def total_out(self):
         """Output samples since construction or the last reset/flush (flush output not counted)."""
+        _not_adopted(self, b"Resampler.total_out")
         return self.n_out
 
     @property
@@ -399,3 +310,115 @@ cdef class Resampler:
     def __repr__(self):
         return (f"Resampler({self.in_rate}, {self.out_rate}, preset={self._design.preset!r}, "
                 f"latency={self.latency})")
+
+
+# ------------------------------------------------------------------ the one stream loop
+cdef Py_ssize_t _UNBOUNDED = (<Py_ssize_t>1) << 62
+
+
+cdef inline Py_ssize_t _pump(Resampler self, const float* fsrc, const int16_t* ssrc, Py_ssize_t n,
+                             float* fdst, int16_t* sdst, Py_ssize_t max_out) noexcept nogil:
+    """Feed ``n`` input samples block by block (float32 from ``fsrc``, s16
+    from ``ssrc``, silence when both are NULL) and write the outputs they
+    complete, float32 to ``fdst`` or s16 to ``sdst``, at most ``max_out``.
+    The one loop behind run_f32/run_s16 and (with silence) flush_*."""
+    cdef Py_ssize_t done = 0, m, w
+    while n > 0 and done < max_out:
+        m = n if n < _BLOCK else _BLOCK
+        w = _compact(self)
+        if fsrc != NULL:
+            memcpy(self.work + w, fsrc, <size_t>m * sizeof(float))
+            fsrc += m
+        elif ssrc != NULL:
+            rs_s16_to_f32(ssrc, self.work + w, m)
+            ssrc += m
+        else:
+            memset(self.work + w, 0, <size_t>m * sizeof(float))
+        self.wlen = w + m
+        n -= m
+        self.n_in += m
+        if fdst != NULL:
+            done += _run_f32(&self.filt, self.work, self.wlen, &self.pos, &self.phase, fdst + done, max_out - done)
+        else:
+            done += _run_s16(&self.filt, self.work, self.wlen, &self.pos, &self.phase, sdst + done, max_out - done)
+    return done
+
+
+cdef inline Py_ssize_t _flush_into(Resampler self, float* fdst, int16_t* sdst) noexcept nogil:
+    """The last ``latency`` outputs (the look-ahead, computed with silence), then reset."""
+    cdef Py_ssize_t want = self.latency, done = 0
+    while done < want:
+        if fdst != NULL:
+            done += _pump(self, NULL, NULL, _BLOCK, fdst + done, NULL, want - done)
+        else:
+            done += _pump(self, NULL, NULL, _BLOCK, NULL, sdst + done, want - done)
+    self.clear()
+    return done
+
+
+# ------------------------------------------------------------------ Python glue
+cdef object _process(Resampler self, object data, object out):
+    cdef Buf src, dst
+    cdef Py_ssize_t n, cnt, got
+    cdef object result = None
+    cdef bint f32
+    get_input(data, &src, KIND_BYTES | KIND_S16 | KIND_F32, b"Resampler.process", b"data")
+    try:
+        f32 = src.itemsize == 4
+        if not f32 and src.len & 1:
+            raise ValueError(f"Resampler.process: data must be s16le PCM with an even byte count, "
+                             f"got {src.len} bytes")
+        n = src.len >> 2 if f32 else src.len >> 1
+        cnt = self.out_count(n)
+        if out is not None:
+            if f32:
+                get_output_fmt(out, &dst, 4 * cnt, KIND_F32, b"Resampler.process")
+            else:
+                get_s16_output(out, &dst, cnt, b"Resampler.process")
+        elif f32:
+            result = np.empty(cnt, dtype=np.float32)
+            get_output_fmt(result, &dst, 4 * cnt, KIND_F32, b"Resampler.process")
+        else:
+            result = PyBytes_FromStringAndSize(NULL, 2 * cnt)
+            dst.buf = PyBytes_AS_STRING(result)
+            dst.owned = False
+        self._last_float = f32
+        try:
+            with nogil:
+                if f32:
+                    got = self.run_f32(<const float*>src.buf, n, <float*>dst.buf)
+                else:
+                    got = self.run_s16(<const int16_t*>src.buf, n, <int16_t*>dst.buf)
+        finally:
+            release(&dst)
+        return got if result is None else result
+    finally:
+        release(&src)
+
+
+cdef object _flush(Resampler self, object out, object float32):
+    cdef Buf dst
+    cdef Py_ssize_t cnt = self.latency, got
+    cdef bint as_float = self._last_float if float32 is None else bool(float32)
+    cdef object result = None
+    if out is not None:
+        if as_float:
+            get_output_fmt(out, &dst, 4 * cnt, KIND_F32, b"Resampler.flush")
+        else:
+            get_s16_output(out, &dst, cnt, b"Resampler.flush")
+    elif as_float:
+        result = np.empty(cnt, dtype=np.float32)
+        get_output_fmt(result, &dst, 4 * cnt, KIND_F32, b"Resampler.flush")
+    else:
+        result = PyBytes_FromStringAndSize(NULL, 2 * cnt)
+        dst.buf = PyBytes_AS_STRING(result)
+        dst.owned = False
+    try:
+        with nogil:
+            if as_float:
+                got = self.flush_f32(<float*>dst.buf)
+            else:
+                got = self.flush_s16(<int16_t*>dst.buf)
+    finally:
+        release(&dst)
+    return got if result is None else result

@@ -1,46 +1,45 @@
-"""Type stub of voicecore._native.providers.sherpa (sherpa-onnx C API binding)."""
+"""Type stub of voicecore._native.providers.sherpa (sherpa-onnx C API binding:
+loading, speech recognition)."""
 
-from collections.abc import Buffer, Callable, Iterable, Sequence
-from os import PathLike
-
+from collections.abc import Iterable
 from typing import final
 
-import numpy as np
-import numpy.typing as npt
+from typing_extensions import Buffer, disjoint_base
+
+from voicecore._native.providers._sherpa_lib import (
+    SUPPORTED_SERIES as SUPPORTED_SERIES,
+    check_files as check_files,
+    is_loaded as is_loaded,
+    library_path as library_path,
+    load as load,
+    version as version,
+)
 
 __all__ = [
-    "SUPPORTED_SERIES", "OfflineRecognizer", "OfflineStream", "OfflineTts",
-    "OnlineRecognizer", "OnlineStream", "f32_to_s16le", "is_loaded", "library_path",
-    "load", "s16le_to_f32", "version",
+    "SUPPORTED_SERIES", "OfflineRecognizer", "OfflineStream", "OnlineRecognizer", "OnlineStream",
+    "is_loaded", "library_path", "load", "version",
 ]
 
-
-SUPPORTED_SERIES: str
-
-def library_path() -> str: ...
-def load(path: str | PathLike[str] | None = None) -> str: ...
-def is_loaded() -> bool: ...
-def version() -> str: ...
-def s16le_to_f32(data: Buffer, out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]: ...
-def f32_to_s16le(samples: Buffer) -> bytes: ...
+@disjoint_base
+class _Stream:
+    def accept_float32(self, samples: Buffer, sample_rate: int) -> None: ...
+    @property
+    def text(self) -> str: ...
+    def close(self) -> None: ...
 
 @final
-class OnlineStream:
+class OnlineStream(_Stream):
     def __new__(cls, recognizer: OnlineRecognizer) -> OnlineStream: ...
     @property
     def stream_sample_rate(self) -> int: ...
     def accept_pcm16(self, data: Buffer, sample_rate: int, decode: bool = False) -> int: ...
-    def accept_float32(self, samples: Buffer, sample_rate: int) -> None: ...
     def accept_silence(self, n_samples: int, sample_rate: int) -> None: ...
     def input_finished(self) -> None: ...
     def is_ready(self) -> bool: ...
     def decode(self) -> int: ...
     def is_endpoint(self) -> bool: ...
     def reset(self) -> None: ...
-    @property
-    def text(self) -> str: ...
     def set_option(self, key: str, value: str) -> None: ...
-    def close(self) -> None: ...
 
 @final
 class OnlineRecognizer:
@@ -69,13 +68,9 @@ class OnlineRecognizer:
     def decode_streams(self, streams: Iterable[OnlineStream]) -> int: ...
 
 @final
-class OfflineStream:
+class OfflineStream(_Stream):
     def __new__(cls, recognizer: OfflineRecognizer) -> OfflineStream: ...
     def accept_pcm16(self, data: Buffer, sample_rate: int) -> None: ...
-    def accept_float32(self, samples: Buffer, sample_rate: int) -> None: ...
-    @property
-    def text(self) -> str: ...
-    def close(self) -> None: ...
 
 @final
 class OfflineRecognizer:
@@ -102,31 +97,3 @@ class OfflineRecognizer:
     def create_stream(self) -> OfflineStream: ...
     def transcribe_pcm16(self, data: Buffer, sample_rate: int) -> str: ...
     def decode_streams(self, streams: Iterable[OfflineStream]) -> None: ...
-
-@final
-class OfflineTts:
-    sample_rate: int
-    num_speakers: int
-    def __init__(
-        self,
-        *,
-        model: str,
-        tokens: str,
-        data_dir: str = "",
-        lexicon: str = "",
-        num_threads: int = 2,
-        provider: str = "cpu",
-        noise_scale: float = 0.0,
-        noise_scale_w: float = 0.0,
-        length_scale: float = 0.0,
-        max_num_sentences: int = 1,
-        silence_scale: float = 0.0,
-        debug: bool = False,
-    ) -> None: ...
-    def generate_pcm16(
-        self,
-        phonemes: Sequence[Sequence[int] | str],
-        sid: int = 0,
-        speed: float = 1.0,
-        callback: Callable[[bytes], bool | None] | None = None,
-    ) -> bytes: ...
