@@ -193,8 +193,9 @@ class AudioEngine:
             logger.exception("voicecore engine: a session callback raised")
             # the drain stopped before re-arming the wake-up: finish it on the
             # next loop iteration, or no frame or event would ever come again
-            if not self._closed and self._loop is not None:
-                self._loop.call_soon(self._on_readable)
+            loop = self.loop
+            if not self._closed and loop is not None and not loop.is_closed():
+                loop.call_soon(self._on_readable)
 
     def _on_event(self, typ: int, index: int, a: int, b: int, c: int) -> None:
         sess = self._sessions.get(index)
