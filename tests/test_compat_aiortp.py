@@ -131,6 +131,66 @@ async def test_voicecore_to_aiortp_paced(engine, clip, pt):
     assert arrival[-1] - arrival[0] > 0.8 * len(clip) / 8000
 
 
+HAVE_AIORTP_G722 = 9 in __import__("aiortp.codecs", fromlist=["_registry"])._registry
+
+
+def _g722_decodable() -> bool:
+    from voicecore.compat.aiortp import decodable
+
+    return decodable("g722")
+
+
+@pytest.mark.skipif(not HAVE_AIORTP_G722, reason="aiortp's G.722 needs the G722 package (test extra)")
+@pytest.mark.skipif(not _g722_decodable(), reason="the engine does not decode G.722 yet (issue 14)")
+async def test_g722_both_ways_with_aiortp():
+    """G.722 (16 kHz audio on the 8 kHz RTP clock): aiortp's libg722 stream
+    arrives sample for sample as 16 kHz frames, ours decodes at aiortp, and a
+    DTMF digit's duration stays in RTP clock units."""
+    from aiortp.codecs import get_codec
+
+    from voicecore.engine import AudioEngine
+
+    x16 = speech(16000, 1.5)
+    if x16 is None:
+        pytest.skip("speech clips not fetched")
+    engine = AudioEngine()
+    engine.start()
+    vc, peer = await _pair(engine, 9)
+    try:
+        assert vc.codec.sample_rate == 16000 and peer.codec.sample_rate == 16000
+        got, back, digits = [], [], []
+        vc.on_audio = lambda pcm, ts: got.append((pcm, ts))
+        vc.on_dtmf = lambda d, dur: digits.append((d, dur))
+        peer.on_audio = lambda pcm, ts: back.append(pcm)
+        vc.send_audio_pcm(x16[:16000].tobytes(), 0)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i in range(len(x16) // 320):
+            peer.send_audio_pcm_auto(x16[320 * i: 320 * (i + 1)].tobytes())
+            if i == 40:
+                peer.send_dtmf("3", 120)
+            await asyncio.sleep(max(0.0, t0 + (i + 1) * 0.02 - loop.time()))
+        await asyncio.sleep(0.4)
+    finally:
+        await peer.close()
+        await vc.close()
+        await engine.aclose()
+    assert all(len(p) == 640 for p, _ in got)                 # 20 ms at 16 kHz
+    assert np.all(np.diff([t for _, t in got]) == 160)        # the 8 kHz RTP clock
+    ref = get_codec(9)                                        # a fresh libg722 coder pair
+    chunks = [x16[320 * i: 320 * (i + 1)].tobytes() for i in range(len(x16) // 320)]
+    sent = [ref.encode(c) for c in chunks]
+    from voicecore.media.g722 import G722Decoder
+
+    dec = G722Decoder()
+    expect = np.frombuffer(b"".join(dec.decode(b) for b in sent), np.int16)
+    rx = np.frombuffer(b"".join(p for p, _ in got), np.int16)
+    assert _exact_stretch(rx, expect, 4000)
+    assert [d for d, _ in digits] == ["3"] and 0.8 * 960 <= digits[0][1] <= 2 * 960   # ~120 ms at 8 kHz
+    heard = np.frombuffer(b"".join(back), np.int16).astype(np.float64)
+    assert len(heard) >= 0.8 * 16000 and np.abs(heard).mean() > 100     # our G.722 decodes there
+
+
 async def test_dtmf_both_ways_in_clock_units(engine, clip):
     vc, peer = await _pair(engine, 0)
     vc_digits, ai_digits = [], []
@@ -232,11 +292,16 @@ async def test_strict_source_and_update_remote(engine):
 
 
 async def test_unsupported_payload_type_is_a_clear_error(engine):
-    with pytest.raises(ValueError, match=r"RTPSession.create: payload type 9 \(G.722\)"):
-        await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", 9), 9, engine=engine)
-    with pytest.raises(ValueError, match=r"RTPSession.create: codec 'opus'"):
-        await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", 9), 111, codec=type("C", (), {"name": "opus"})(),
+    with pytest.raises(ValueError, match=r"RTPSession.create: payload type 18 \(G.729\)"):
+        await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", 9), 18, engine=engine)
+    with pytest.raises(ValueError, match=r"RTPSession.create: codec 'speex'"):
+        await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", 9), 97, codec=type("C", (), {"name": "speex"})(),
                                 engine=engine)
+    from voicecore.compat.aiortp import decodable
+
+    if not decodable("g722"):                                 # sent already, decoded later (issue 14)
+        with pytest.raises(ValueError, match=r"RTPSession.create: G722 \(payload type 9\) is sent but not yet decoded"):
+            await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", 9), 9, engine=engine)
     with pytest.raises(ValueError, match="RTPSession: clock_rate"):
         RTPSession(0, clock_rate=11025)
 
@@ -251,6 +316,12 @@ def test_native_codec_is_g711_and_l16():
     assert a.encode(x) == codec.lin2alaw(x) and a.name == "PCMA"
     assert l16.encode(x) == np.frombuffer(x, "<i2").astype(">i2").tobytes() and l16.decode(l16.encode(x)) == x
     assert u.conceal(160) is None
+    g = NativeCodec("g722", 9)
+    assert (g.name, g.sample_rate, g.samples_per_frame) == ("G722", 16000, 320)
+    from voicecore.media.g722 import G722Codec
+
+    y = np.frombuffer(x, np.int16)[:3200].tobytes()
+    assert g.encode(y) == G722Codec().encode(y)             # streaming state per object
 
 
 async def test_close_releases_sockets_and_is_idempotent(engine):

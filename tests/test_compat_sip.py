@@ -48,21 +48,26 @@ def free_port() -> int:
 def _offer(port: int, pts: str = "9 0 8 101") -> object:
     lines = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
              f"m=audio {port} RTP/AVP {pts}", "a=rtpmap:9 G722/8000", "a=rtpmap:0 PCMU/8000",
+             "a=rtpmap:18 G729/8000",
              "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=ptime:30", ""]
     return parse_sdp("\r\n".join(lines))
 
 
 def test_negotiation_keeps_to_what_the_engine_carries():
+    from voicecore.compat.aiortp import decodable
+
     cs = CallSession("127.0.0.1", 40000, _offer(5000), supported_codecs=[9, 0, 8])
-    assert cs.chosen_payload_type == 0                        # G.722 offered first, skipped
+    # G.722 offered first: wideband once the engine decodes it, else PCMU
+    assert cs.chosen_payload_type == (9 if decodable("g722") else 0)
     audio = cs.sdp_answer.audio
     assert audio.attributes["ptime"] == ["20"]               # the engine's period
-    assert [c.payload_type for c in audio.codecs][:1] == [0]
     assert cs.remote_addr == ("127.0.0.1", 5000)
+    cs = CallSession("127.0.0.1", 40000, _offer(5000, "18 0 101"), supported_codecs=[18, 0, 8])
+    assert cs.chosen_payload_type == 0                        # G.729 offered first, not carried: skipped
     with pytest.raises(SdpNegotiationError, match="voicecore"):
-        CallSession("127.0.0.1", 40000, _offer(5000, "9"), supported_codecs=[9])
+        CallSession("127.0.0.1", 40000, _offer(5000, "18"), supported_codecs=[18])
     with pytest.raises(SdpNegotiationError):
-        CallSession("127.0.0.1", 40000, _offer(5000, "9 101"), supported_codecs=[9, 0, 8])
+        CallSession("127.0.0.1", 40000, _offer(5000, "18 101"), supported_codecs=[9, 0, 8])
 
 
 @pytest.fixture

@@ -31,42 +31,62 @@ Linux only (the engine uses epoll, timerfd and eventfd).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["NativeCodec", "RTPSession"]
+__all__ = ["NativeCodec", "RTPSession", "decodable"]
 
 logger = logging.getLogger("voicecore.compat.aiortp")
 
-#: Payload types the engine encodes and decodes, with aiortp's codec names.
-_NATIVE = {0: ("pcmu", "PCMU"), 8: ("pcma", "PCMA"), 11: ("l16", "L16")}
-_BY_NAME = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "l16"}
+#: aiortp's codec names -> the engine's formats.
+_BY_NAME = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "l16", "G722": "g722", "OPUS": "opus"}
+#: Audio rate (Hz) of a format whose rate is not its RTP clock.
+_AUDIO_RATE = {"g722": 16000, "opus": 48000}
 
 
 class NativeCodec:
     """aiortp's ``Codec`` interface (``name``, ``sample_rate``,
     ``samples_per_frame``, ``encode``, ``decode``, ``conceal``) for the
     formats the engine carries: PCMU and PCMA (G.711, bit-exact with the
-    stdlib ``audioop``), L16 (s16 big-endian). PCM is s16le mono at
-    ``sample_rate`` Hz; one frame is 20 ms."""
+    stdlib ``audioop``), L16 (s16 big-endian), G.722 (16 kHz audio on the
+    8 kHz RTP clock) and Opus (48 kHz). PCM is s16le mono at ``sample_rate``
+    Hz; one frame is 20 ms. G.722 and Opus keep their state per object (one
+    stream per direction, as aiortp's)."""
 
-    __slots__ = ("name", "payload_type", "sample_rate", "samples_per_frame", "_fmt")
+    __slots__ = ("name", "payload_type", "sample_rate", "samples_per_frame", "_fmt", "_enc", "_dec")
 
     def __init__(self, fmt: str, payload_type: int, sample_rate: int = 8000) -> None:
-        if fmt not in ("pcmu", "pcma", "l16"):
-            raise ValueError(f"NativeCodec: fmt must be 'pcmu', 'pcma' or 'l16', got {fmt!r}")
+        if fmt not in _BY_NAME.values():
+            raise ValueError(f"NativeCodec: fmt must be one of {sorted(_BY_NAME.values())}, got {fmt!r}")
         self._fmt = fmt
-        self.name = fmt.upper()
+        self.name = {"g722": "G722", "opus": "opus"}.get(fmt, fmt.upper())   # aiortp's names
         self.payload_type = payload_type
-        self.sample_rate = sample_rate
-        self.samples_per_frame = sample_rate // 50
+        self.sample_rate = _AUDIO_RATE.get(fmt, sample_rate)
+        self.samples_per_frame = self.sample_rate // 50
+        self._enc: Any = None
+        self._dec: Any = None
+
+    def _coders(self) -> tuple[Any, Any]:
+        if self._enc is None:
+            if self._fmt == "g722":
+                from voicecore.media.g722 import G722Decoder, G722Encoder
+
+                self._enc, self._dec = G722Encoder(), G722Decoder()
+            elif self._fmt == "opus":
+                from voicecore.media.opus import OpusDecoder, OpusEncoder
+
+                self._enc, self._dec = OpusEncoder(48000), OpusDecoder(48000)
+        return self._enc, self._dec
 
     def encode(self, pcm: bytes) -> bytes:
         """s16le PCM -> payload bytes."""
         if self._fmt == "l16":
             return _swap16(pcm)
+        if self._fmt in ("g722", "opus"):
+            return bytes(self._coders()[0].encode(pcm))
         from voicecore.media import codec
 
         return codec.lin2ulaw(pcm) if self._fmt == "pcmu" else codec.lin2alaw(pcm)
@@ -75,6 +95,8 @@ class NativeCodec:
         """Payload bytes -> s16le PCM."""
         if self._fmt == "l16":
             return _swap16(payload)
+        if self._fmt in ("g722", "opus"):
+            return bytes(self._coders()[1].decode(payload))
         from voicecore.media import codec
 
         return codec.ulaw2lin(payload) if self._fmt == "pcmu" else codec.alaw2lin(payload)
@@ -95,27 +117,49 @@ def _swap16(data: bytes) -> bytes:
     return np.frombuffer(data, np.int16).byteswap().tobytes()
 
 
+@functools.lru_cache(maxsize=None)
+def decodable(fmt: str) -> bool:
+    """Whether this build's jitter buffer decodes ``fmt`` (the engine may
+    send a format before it can receive it: G.722 and Opus, issue 14)."""
+    from voicecore.media.jitter import JitterBuffer
+
+    try:
+        JitterBuffer(clock_rate=_AUDIO_RATE.get(fmt, 8000), frame_ms=20, payload_types={96: fmt})
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _format_of(payload_type: int, codec: Any) -> tuple[str, Any]:
     """(engine format, codec object to expose) for ``payload_type`` / ``codec``."""
+    from voicecore.backends._rtp_calls import STATIC_PAYLOADS, UNSUPPORTED
+
     if codec is not None:
         fmt = _BY_NAME.get(str(getattr(codec, "name", "")).upper())
         if fmt is None:
             raise ValueError(
                 f"RTPSession.create: codec {getattr(codec, 'name', codec)!r} cannot be carried by "
-                "voicecore's engine; supported: PCMU, PCMA, L16"
+                "voicecore's engine; supported: PCMU, PCMA, L16, G722, opus"
             )
-        return fmt, codec
-    native = _NATIVE.get(payload_type)
-    if native is None:
-        from voicecore.backends.rtp import UNSUPPORTED
+    else:
+        fmt = STATIC_PAYLOADS.get(payload_type)
+        if fmt is None:
+            known = UNSUPPORTED.get(payload_type, "no codec known for it")
+            raise ValueError(
+                f"RTPSession.create: payload type {payload_type} ({known}) cannot be decoded by "
+                "voicecore's engine; supported: 0 (PCMU), 8 (PCMA), 9 (G.722), 11 (L16), 111 (Opus), "
+                "or pass codec= for a dynamic payload type"
+            )
+    if fmt == "opus":
+        from voicecore.media.opus import require
 
-        known = UNSUPPORTED.get(payload_type, "no codec known for it")
+        require("RTPSession.create: Opus")          # this build may have no libopus
+    if not decodable(fmt):
         raise ValueError(
-            f"RTPSession.create: payload type {payload_type} ({known}) cannot be decoded by "
-            "voicecore's engine; supported: 0 (PCMU), 8 (PCMA), 11 (L16), or pass codec= "
-            "for a dynamic payload type"
+            f"RTPSession.create: {fmt.upper()} (payload type {payload_type}) is sent but not yet decoded "
+            "by voicecore's engine; use 0 (PCMU), 8 (PCMA) or 11 (L16)"
         )
-    return native[0], None
+    return fmt, codec
 
 
 class RTPSession:

@@ -14,9 +14,10 @@ playback callbacks and dead-call watchdogs into the engine.
 
 What differs from aiosipua's (the README lists every difference):
 
-- Only payload types the engine carries are negotiated: PCMU and PCMA
-  (G.722 and Opus are skipped in the offer; an offer with neither is
-  refused with ``SdpNegotiationError``, which roomkit answers with 488).
+- Only payload types the engine carries both ways are negotiated: PCMU and
+  PCMA, and G.722 and Opus (PT 111) once this build's jitter buffer decodes
+  them (:func:`voicecore.compat.aiortp.decodable`); an offer with none of
+  them is refused with ``SdpNegotiationError``, which roomkit answers with 488.
 - The answer's ``ptime`` is the engine's period (20 ms): voicecore sends
   20 ms packets and receives any ptime.
 - Frames come once per 20 ms on the engine's playout clock, continuously
@@ -43,8 +44,20 @@ __all__ = ["CallSession", "NativeFrameTarget"]
 
 logger = logging.getLogger("voicecore.compat.aiosipua")
 
-#: Payload types negotiated for SIP calls (the engine's G.711 laws).
-SIP_PAYLOAD_TYPES = (0, 8)
+#: Payload types negotiated for SIP calls: G.711, G.722 and Opus (the
+#: number most offers give it) when this build has libopus.
+SIP_PAYLOAD_TYPES = (0, 8, 9, 111)
+
+
+def _carried() -> tuple[int, ...]:
+    """The payload types this build sends and receives (libopus built in,
+    formats the jitter buffer decodes)."""
+    from voicecore.compat.aiortp import decodable
+    from voicecore.media import opus
+
+    fmts = {0: "pcmu", 8: "pcma", 9: "g722", 111: "opus"}
+    return tuple(p for p in SIP_PAYLOAD_TYPES
+                 if decodable(fmts[p]) and (p != 111 or opus.AVAILABLE))
 
 
 class NativeFrameTarget:
@@ -114,13 +127,14 @@ class CallSession:
         if inactivity_timeout < 0 or establishment_timeout < 0:
             raise ValueError("CallSession: inactivity_timeout and establishment_timeout must be >= 0 s")
         wanted = list(supported_codecs) if supported_codecs is not None else [0, 8]
-        codecs = [pt for pt in wanted if pt in SIP_PAYLOAD_TYPES]
+        carried = _carried()
+        codecs = [pt for pt in wanted if pt in carried]
         if not codecs:
             from aiosipua.sdp_negotiate import SdpNegotiationError
 
             raise SdpNegotiationError(
                 f"CallSession: none of supported_codecs {wanted} can be carried by voicecore's "
-                "engine; it negotiates 0 (PCMU) and 8 (PCMA)"
+                f"engine; it negotiates {', '.join(map(str, carried))} (PCMU, PCMA, G.722, Opus)"
             )
         sdp_ip = advertised_ip or local_ip
         answer, chosen = negotiate_sdp(
@@ -191,7 +205,8 @@ class CallSession:
 
     @property
     def codec_sample_rate(self) -> int:
-        """Sample rate of the negotiated codec (Hz): 8000 for G.711."""
+        """Sample rate of the negotiated codec (Hz): 8000 for G.711, 16000
+        for G.722, 48000 for Opus."""
         if self._session is not None:
             return int(self._session.codec.sample_rate)
         return 8000
@@ -261,7 +276,7 @@ class CallSession:
         cb = self._on_audio
         es = s.engine_session
         if isinstance(cb, NativeFrameTarget):
-            from voicecore._native.engine.engine import FrameSink
+            from voicecore._native.engine.sink import FrameSink
 
             es.set_frame_sink(FrameSink(cb.owner, cb.session, cb.frame_cls, int(s.codec.sample_rate),
                                         float(es.engine.period_ms), cb.spawn))
