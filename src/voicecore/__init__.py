@@ -2,7 +2,9 @@
 
 The public names below are drop-in compatible with ``roomkit.voice`` (roomkit
 0.109): same names, module paths, signatures and behaviour. Importing
-voicecore loads no native extension and no optional dependency.
+voicecore loads no native extension and no optional dependency, and patches
+nothing: ``voicecore.install()`` switches an installed roomkit / aiosipua /
+aiortp to the native engine (``voicecore.uninstall()`` undoes it).
 """
 
 from voicecore._lazy import lazy_exports
@@ -18,6 +20,7 @@ from voicecore.backends.base import (
     VoiceBackend,
 )
 from voicecore.backends.mock import MockVoiceBackend, MockVoiceCall
+from voicecore.compat import install, uninstall
 from voicecore.base import (
     AudioChunk,
     AudioContent,
@@ -62,6 +65,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    # roomkit / aiosipua / aiortp on the native engine (uvloop-style)
+    "install",
+    "uninstall",
     # Base types
     "AudioChunk",
     "AudioContent",

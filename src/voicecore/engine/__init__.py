@@ -191,6 +191,11 @@ class AudioEngine:
         except Exception:  # a callback raised: log it, keep the engine going
             self.loop_errors += 1
             logger.exception("voicecore engine: a session callback raised")
+            # the drain stopped before re-arming the wake-up: finish it on the
+            # next loop iteration, or no frame or event would ever come again
+            loop = self.loop
+            if not self._closed and loop is not None and not loop.is_closed():
+                loop.call_soon(self._on_readable)
 
     def _on_event(self, typ: int, index: int, a: int, b: int, c: int) -> None:
         sess = self._sessions.get(index)

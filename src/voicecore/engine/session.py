@@ -164,6 +164,8 @@ class EngineSession:
             500 ms), so that the peer's RTP timeout does not end the call.
         allocated_port: the port a port allocator gave (released on close).
         port_allocator: the allocator to give it back to.
+        ssrc, seq, timestamp: initial outbound SSRC, sequence number and RTP
+            timestamp (random by default).
     """
 
     def __init__(
@@ -197,6 +199,9 @@ class EngineSession:
         cname: str | None = None,
         allocated_port: int | None = None,
         port_allocator: Any | None = None,
+        ssrc: int | None = None,
+        seq: int | None = None,
+        timestamp: int | None = None,
     ) -> None:
         from voicecore.media.jitter import JitterBuffer
         from voicecore.media.resample import Resampler
@@ -296,6 +301,9 @@ class EngineSession:
             cname=cname or f"voicecore@{self.local_addr[0]}",
             inactivity_ms=int(inactivity_timeout * 1000),
             flags=flags,
+            ssrc=ssrc,
+            seq=seq,
+            timestamp=timestamp,
         )
 
     # ------------------------------------------------------------------ inbound
