@@ -385,3 +385,14 @@ async def test_latching_moves_only_after_four_sequential_packets(engine, peer):
     finally:
         other.close()
         await b.close()
+
+
+async def test_the_last_frame_of_an_exact_length_response_is_marked_last(engine, peer):
+    b, s = await _backend(engine, peer)
+    played = []
+    b.on_audio_played(lambda sess, f: played.append(f.metadata["playback_ended"]))
+    await b.send_audio(s, tone(300, 0.2).tobytes())          # exactly 10 frames of 20 ms
+    assert await b.wait_playback(s)
+    await asyncio.sleep(0.05)
+    await b.close()
+    assert played == [False] * 9 + [True]

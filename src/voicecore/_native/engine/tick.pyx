@@ -142,13 +142,18 @@ cdef bint _apply_marks(Core* c, Sess* s, int64_t pos, bint flushing) noexcept no
 
 
 cdef void _fill(Core* c, Sess* s) noexcept nogil:
-    """Cut up to one clock frame from the outbound ring into the stage."""
+    """Cut up to one clock frame from the outbound ring into the stage. A
+    response that ends exactly on the frame's last sample is closed here too,
+    so that frame is the one marked last."""
     cdef int32_t F = s.frame_in
     cdef int64_t pos, limit, avail
     cdef uint64_t r, w
     cdef int64_t k, need
-    while s.stage_n < F and s.end_pos < 0:
+    while s.end_pos < 0:
         pos = _ring_pos(s.out_ring)
+        if s.stage_n >= F:
+            _apply_marks(c, s, pos, False)        # an end (or rate switch) right at the boundary
+            return
         if _apply_marks(c, s, pos, False):
             return
         avail = <int64_t>sring_readable(s.out_ring)
