@@ -519,5 +519,12 @@ class EngineSession:
         try:
             await asyncio.wait_for(asyncio.shield(self.removed), timeout)
         except asyncio.TimeoutError:
-            logger.error("voicecore session %s: the engine did not release it in %.1f s", self.index, timeout)
+            try:
+                st = self._native.stats()
+                why = ", ".join(f"{k}={st.get(k)}" for k in
+                                ("sessions", "commands", "epoll_wakeups", "wakeups", "event_overflow", "ticks"))
+            except Exception as e:  # pragma: no cover - diagnostics only
+                why = repr(e)
+            logger.error("voicecore session %s: the engine did not release it in %.1f s (engine: %s; "
+                         "loop reader on fd %s)", self.index, timeout, why, self._native.fileno())
             raise

@@ -81,6 +81,7 @@ cdef extern from "vc_io.h" nogil:
     int vc_efd_signal(int fd)
     uint64_t vc_efd_drain(int fd)
     int vc_enable_timestamps(int fd)
+    int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns)
 
 cdef extern from "<sys/epoll.h>" nogil:
     int epoll_create1(int flags)
@@ -96,20 +97,6 @@ cdef extern from "<sys/timerfd.h>" nogil:
     int timerfd_create(int clockid, int flags)
     enum: TFD_NONBLOCK, TFD_CLOEXEC, TFD_TIMER_ABSTIME
 
-cdef extern from *:
-    """
-    #include <sys/timerfd.h>
-    #include <time.h>
-    static int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns) {
-        struct itimerspec its;
-        its.it_value.tv_sec = first_ns / 1000000000LL;
-        its.it_value.tv_nsec = first_ns % 1000000000LL;
-        its.it_interval.tv_sec = interval_ns / 1000000000LL;
-        its.it_interval.tv_nsec = interval_ns % 1000000000LL;
-        return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
-    }
-    """
-    int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns) nogil
 
 cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(void* m, const void* attr)
@@ -280,7 +267,8 @@ cdef class Engine:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the I/O thread (the clock starts one sub-slot from now)."""
+        """Start the I/O thread. The clock's grid starts one sub-slot from now;
+        it ticks while at least one session is open."""
         cdef Core* c = self.c
         cdef int r
         if self._stopped:
@@ -290,8 +278,8 @@ cdef class Engine:
         now = vc_now_ns()
         c.t0_ns = now + c.slot_ns
         c.tick_no = 0
-        if vc_timer_arm(c.timer_fd, c.t0_ns, c.slot_ns) != 0:
-            raise OSError("Engine.start: timerfd_settime failed")
+        # the tick timer is armed by the first session (an engine without
+        # sessions sleeps: no tick, no wake-up)
         with nogil:
             r = core_start(c)
         if r != 0:

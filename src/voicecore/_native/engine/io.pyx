@@ -55,6 +55,7 @@ cdef extern from "vc_io.h" nogil:
     socklen_t vc_rbatch_addrlen(const vc_rbatch* b, int i)
     int vc_efd_signal(int fd)
     uint64_t vc_efd_drain(int fd)
+    int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns)
 
 cdef extern from *:
     void _prefetch "__builtin_prefetch" (const void* p) nogil
@@ -120,6 +121,17 @@ cdef int cmd_push(Core* c, const Cmd* cmd) noexcept nogil:
     return 0
 
 
+cdef void _clock_resume(Core* c, int64_t now) noexcept nogil:
+    """Re-arm the tick timer on the engine's grid (t0 + k x slot) after an
+    idle stretch; the ticks of the idle stretch are not owed to anyone."""
+    cdef uint64_t due = 0
+    if now >= c.t0_ns:
+        due = <uint64_t>((now - c.t0_ns) // c.slot_ns) + 1
+    if due > c.tick_no:
+        c.tick_no = due
+    vc_timer_arm(c.timer_fd, c.t0_ns + <int64_t>c.tick_no * c.slot_ns, c.slot_ns)
+
+
 cdef void _slot_add(Core* c, Sess* s) noexcept nogil:
     """Put the session in the least loaded sub-slot."""
     cdef int32_t k, best = 0
@@ -163,6 +175,8 @@ cdef void _add(Core* c, Sess* s, int64_t now) noexcept nogil:
     s.next_rtcp_ns = now + <int64_t>(s.rtcp_interval_s * 0.5e9)
     _slot_add(c, s)
     s.state = S_ACTIVE
+    if c.st.sessions == 0:
+        _clock_resume(c, now)
     c.st.sessions += 1
     ev_post(c, s, EV_READY, now, 0, 0)
 
@@ -179,6 +193,8 @@ cdef void _remove(Core* c, Sess* s, bint bye, int64_t now) noexcept nogil:
         epoll_ctl(ep, EPOLL_CTL_DEL, s.rtcp_fd, &ev)
     _slot_remove(c, s)
     c.st.sessions -= 1
+    if c.st.sessions == 0:
+        vc_timer_arm(c.timer_fd, 0, 0)        # no session: no tick, no wake-up (an idle engine costs nothing)
     s.state = S_REMOVING
     if ev_post(c, s, EV_REMOVED, 0, 0, 0):
         s.state = S_RELEASED      # python owns it again
@@ -425,7 +441,10 @@ cdef void* _main(void* arg) noexcept nogil:
     cdef bint timer, cmd
     vc_rbatch_init(&rb, c.rbuf)
     while vc_load_acquire(&c.running):
-        n = epoll_wait(c.epfd, evs, MAX_EVENTS, 100)
+        # the timer, a command or (not on tick) a socket; an EV_REMOVED that
+        # found the event queue full is retried within 5 ms even when no
+        # session is left to keep the clock ticking
+        n = epoll_wait(c.epfd, evs, MAX_EVENTS, 5 if c.removing else -1)
         if n < 0:
             if errno != EINTR:
                 c.st.errors += 1

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <netinet/in.h>
 
 #define VC_RECV_BATCH 32
@@ -154,6 +155,17 @@ static inline int vc_sendto(int fd, const void *buf, size_t n, const struct sock
         r = sendto(fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)to, tolen);
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
+}
+
+/* Periodic absolute timer: first expiry at first_ns (CLOCK_MONOTONIC), then
+ * every interval_ns; interval 0 and first 0 disarm it. */
+static inline int vc_timer_arm(int fd, int64_t first_ns, int64_t interval_ns) {
+    struct itimerspec its;
+    its.it_value.tv_sec = first_ns / 1000000000LL;
+    its.it_value.tv_nsec = first_ns % 1000000000LL;
+    its.it_interval.tv_sec = interval_ns / 1000000000LL;
+    its.it_interval.tv_nsec = interval_ns % 1000000000LL;
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 /* Eventfd signal / drain (also used for the command fd). */
