@@ -52,7 +52,7 @@ def test_config_and_errors():
     with pytest.raises(ValueError, match="clock_rate"):
         JitterBuffer(clock_rate=11025)
     with pytest.raises(ValueError, match="codec"):
-        JitterBuffer(payload_types={0: "opus"})
+        JitterBuffer(payload_types={18: "g729"})
     with pytest.raises(ValueError, match="also an audio payload type"):
         JitterBuffer(dtmf_payload_type=0)
     with pytest.raises(ValueError, match="min_delay_ms"):

@@ -1,17 +1,19 @@
 # RFC 4733 telephone events: one digit reported once per event, with its
 # duration, whatever end / start packets are lost or repeated; long events
-# (RFC 4733 2.5.1.3 segments) are joined.
+# (RFC 4733 2.5.1.3 segments) are joined. Durations are kept in RTP timestamp
+# units and reported in samples at the buffer's rate (x2 for G.722).
 # The digit queue is single-producer / single-consumer (see JDtmf in state.pxd).
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from voicecore._native.media._jitter.types cimport JDtmfEvent
 from voicecore._native.media._jitter.state cimport (
     JBState, JDtmf, vc_load_relaxed, vc_load_acquire, vc_store_release,
 )
+from voicecore._native.media._jitter.codec cimport jb_ts_delta
 
 
 cdef inline void jb_dtmf_report(JBState* s, int code, int64_t dur, uint32_t ts) noexcept nogil:
-    """Producer side: queue a completed digit (dropped and counted in
-    dtmf_overflow when 32 are waiting)."""
+    """Producer side: queue a completed digit, ``dur`` in RTP timestamp units
+    (dropped and counted in dtmf_overflow when 32 are waiting)."""
     cdef JDtmf* t = &s.dt
     cdef uint64_t tail, head
     cdef JDtmfEvent* ev
@@ -26,7 +28,7 @@ cdef inline void jb_dtmf_report(JBState* s, int code, int64_t dur, uint32_t ts) 
         return
     ev = &t.q[tail & 31]
     ev.code = code
-    ev.duration = dur
+    ev.duration = jb_ts_delta(s, dur)          # samples at the buffer's rate
     ev.ts = ts
     vc_store_release(&t.q_tail, tail + 1)   # publish the event
     s.st.dtmf_digits += 1
@@ -70,7 +72,7 @@ cdef inline void jb_dtmf(JBState* s, const uint8_t* p, uint32_t ts, int64_t now)
             return        # redundant end / late packet of a reported event
     if t.active:
         delta = ts - t.ts
-        if code == t.code and t.dur > 65535 - 4000 * s.r8 and 0 < delta <= 65536:
+        if code == t.code and t.dur > 65535 - s.rtp_rate // 2 and 0 < delta <= 65536:
             # next segment of a long event (RFC 4733 2.5.1.3)
             t.done[t.done_n & 7] = t.ts
             t.done_n += 1
