@@ -48,6 +48,12 @@ cdef inline void jb_dec_packet(JBState* s, const JSlot* sl) noexcept nogil:
     cdef JCodec* x = &s.cx
     cdef const uint8_t* p = s.pay + (sl.seq & s.mask) * s.max_payload
     cdef int r
+    if x.tracked:
+        x.tracked = False
+        if sl.seq == x.last + 1:
+            # nothing was lost: the packet concealed was late (played from
+            # the middle), so its decode continues from the state before
+            (<G722Decoder>x.dec).st = x.saved
     if jb_reset_due(x, sl.seq):
         if s.scodec == CODEC_G722:
             (<G722Decoder>x.dec).reset_c()
@@ -183,12 +189,17 @@ cdef inline void jb_g722_track(JBState* s, const int16_t* pcm, int m, bint start
     decoder's (``start``: the first samples of an erasure; its QMF input
     history is the audio just before) and the codes are decoded (output
     discarded), so the packet after the gap is decoded from a state that
-    has followed the concealment rather than one frozen before the loss."""
+    has followed the concealment rather than one frozen before the loss.
+    When no packet was lost after all (the one concealed arrives late and is
+    played from the middle), jb_dec_packet restores the state from before."""
     cdef JCodec* x = &s.cx
     cdef uint8_t codes[128]
     cdef int16_t pair[2]
     cdef int i = 0, k
     if start:
+        if not x.tracked:
+            x.saved = (<G722Decoder>x.dec).st
+            x.tracked = True
         (<G722Encoder>x.enc).st.band[0] = (<G722Decoder>x.dec).st.band[0]
         (<G722Encoder>x.enc).st.band[1] = (<G722Decoder>x.dec).st.band[1]
         (<G722Encoder>x.enc).st.mode = (<G722Decoder>x.dec).st.mode

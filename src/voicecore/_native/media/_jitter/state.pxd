@@ -12,6 +12,7 @@
 # same way (int64 ``ext``), starting at 1 << 20.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from voicecore._native.media._jitter.types cimport JStats, JDtmfEvent
+from voicecore._native.media.g722 cimport G722State
 
 
 # C11 atomics (voicecore/_native/vc_atomic.h), declared here until the shared
@@ -194,6 +195,8 @@ cdef struct JCodec:
     void* enc             # G.722: the G722Encoder that makes the decoder follow a concealment
     int16_t pend          # G.722: a concealed sample waiting for its pair
     bint has_pend
+    bint tracked          # G.722: the decoder follows a concealment; ``saved`` is its state before
+    G722State saved
     int16_t* buf          # decoded audio of packet ``seq`` (whole packet)
     int cap               # samples buf / lbuf hold
     int64_t seq           # extended sequence number decoded into buf (-1: none)
