@@ -467,7 +467,9 @@ def test_16_dtmf_long_event_segments():
                 jb.push(ns.rtp_packet(seq, ts, SSRC, 101, struct.pack("!BBH", 3, 0x80 | 10, dur)), t)
                 seq += 1
         ts += seg_len
-    assert [(d[0], d[1]) for d in jb.pop_dtmf()] == [("3", total)]
+    # one digit with the whole duration, stamped with the event's start (the
+    # first segment's timestamp)
+    assert jb.pop_dtmf() == [("3", total, 20000)]
 
 
 # ---------------------------------------------------------------- 17
