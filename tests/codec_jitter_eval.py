@@ -94,10 +94,11 @@ def play(jb: JitterBuffer, packets: list[ns.Packet], *, seed: int = 0, base_dela
 
 
 def align(out: np.ndarray, ref: np.ndarray) -> int:
-    """Delay of ``ref`` inside ``out`` (samples): the cross-correlation peak."""
+    """Delay of ``ref`` inside ``out`` (samples, less than half of ``out``):
+    the cross-correlation peak."""
     m = 1 << int(np.ceil(np.log2(len(out) + len(ref))))
     c = np.fft.irfft(np.fft.rfft(out.astype(float), m) * np.conj(np.fft.rfft(ref.astype(float), m)), m)
-    return int(np.argmax(c[: len(out) - len(ref) + 1]))
+    return int(np.argmax(c[: len(out) // 2]))
 
 
 def pesq_wb(ref: np.ndarray, deg: np.ndarray, rate: int) -> float:
