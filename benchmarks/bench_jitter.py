@@ -124,6 +124,162 @@ def test_receive_path(benchmark, impl):
         assert len(res) > 0
 
 
+# ---------------------------------------------------------------- G.722 and Opus
+# The same receive path with each codec on the same network pattern (real
+# speech when the clips are fetched): push every datagram, pull_into every
+# 20 ms. Peers: decoding the same packets in order, the decode alone (no
+# jitter buffer), with voicecore's decoder objects (``_decoder``: so the
+# table shows what the buffer adds around the decoder) and with the
+# reference decoders (libg722; opuslib, whose ctypes calls cost extra).
+CODEC_MS = 10_000
+CODEC_PEERS = ["g711", "g722", "opus", "g722_decoder", "opus_decoder", "g722_libg722", "opus_opuslib"]
+
+
+def _codec_traffic(codec: str):
+    import codec_jitter_eval as ev
+    from engine_support import speech
+
+    rate = {"g711": 8000, "g722": 16000, "opus": 48000}[codec]
+    x = speech(rate, CODEC_MS / 1000)
+    if x is None:
+        x = ns.speech_like(rate * CODEC_MS // 1000, seed=3, rate=rate)
+    if codec == "g711":
+        s = ns.Sender(audio=x)
+        s.talk(CODEC_MS)
+        pk = s.packets
+    elif codec == "g722":
+        pk = ev.g722_packets(x)
+    else:
+        pk = ev.opus_packets(x, rate)
+    arr = ns.deliver(pk, seed=42, base_delay_ms=40, loss=0.02, jitter_ms=4, reorder=0.05,
+                     reorder_delay_ms=(10, 30))
+    ev_list = [(a.arrival_ns, a.data) for a in arr]
+    t0 = pk[0].send_ns - 20_000_000
+    ev_list += [(t0 + k * 20_000_000, None) for k in range(CODEC_MS // 20 + 20)]
+    ev_list.sort(key=lambda e: (e[0], e[1] is None))
+    return ev_list, len(arr), pk, rate
+
+
+def _codec_buffer(codec: str, rate: int):
+    if codec == "g711":
+        return JitterBuffer()
+    if codec == "g722":
+        return JitterBuffer(clock_rate=16000, payload_types={9: "g722"})
+    return JitterBuffer(clock_rate=48000, payload_types={111: "opus"})
+
+
+def _run_events(jb, events):
+    out = bytearray(2 * jb.frame_samples)
+    push = jb.push
+    pull = jb.pull_into
+    for t, d in events:
+        if d is None:
+            pull(out, t)
+        else:
+            push(d, t)
+    return jb
+
+
+@pytest.mark.benchmark(group="jitter-codecs")
+@pytest.mark.parametrize("impl", CODEC_PEERS)
+def test_codec_receive_path(benchmark, impl):
+    """Cost per received packet (round time / ``packets``) of each codec
+    through the buffer, and of the reference decoder alone on the same
+    packets."""
+    codec, _, peer = impl.partition("_")
+    if codec == "opus":
+        from voicecore.media import opus
+
+        if not opus.AVAILABLE:
+            pytest.skip(str(opus.UNAVAILABLE_REASON))
+    events, npk, packets, rate = _codec_traffic(codec)
+    benchmark.extra_info["packets"] = npk
+    if not peer:
+        res = benchmark.pedantic(_run_events, setup=lambda: ((_codec_buffer(codec, rate), events), {}),
+                                 rounds=10, warmup_rounds=1)
+        st = res.stats()
+        assert st["received"] + st["duplicates"] + st["late"] == npk
+        assert st["audio_frames"] > 0.9 * CODEC_MS // 20
+    else:
+        from codec_refs import libg722_or_skip, opuslib_or_skip
+
+        payloads = [d[12:] for _, d in events if d is not None]
+        if peer == "decoder":
+            from voicecore.media import g722, opus
+
+            def setup():
+                return ((g722.G722Decoder() if codec == "g722" else opus.OpusDecoder(48000)),), {}
+
+            def run(dec):
+                for p in payloads:
+                    dec.decode(p)
+        elif peer == "libg722":
+            def setup():
+                return (libg722_or_skip(),), {}
+
+            def run(dec):
+                for p in payloads:
+                    dec.decode(p)
+        else:
+            lib = opuslib_or_skip()
+
+            def setup():
+                return (lib.Decoder(rate, 1),), {}
+
+            def run(dec):
+                for p in payloads:
+                    dec.decode(p, 960)
+        benchmark.pedantic(run, setup=setup, rounds=10, warmup_rounds=1)
+    if benchmark.stats is not None:
+        benchmark.extra_info["us_per_packet"] = round(benchmark.stats.stats.min / npk * 1e6, 3)
+
+
+@pytest.mark.models
+def test_codec_pesq_table(request, capsys):
+    """PESQ WB of G.722 and Opus under loss through the buffer against the
+    clean decode of the same packets (tests/codec_jitter_eval.py): G.722 with
+    our concealment vs silence substitution; Opus PLC vs silence on a plain
+    stream, PLC vs FEC on a stream encoded with FEC for 10 % loss. With
+    ``--benchmark-enable`` the full table (4 clips x 3 loss models x 4
+    seeds), else beckett at random 10 %, 1 seed."""
+    for mod in ("pesq", "scipy"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} not installed (PESQ WB scoring / resampling)")
+    import codec_jitter_eval as ev
+    from engine_support import speech
+    from voicecore.media import opus
+
+    full = _benchmarks_enabled(request.config)
+    clips = PESQ_CLIPS if full else PESQ_CLIPS[:1]
+    models = list(ev.LOSS) if full else ["random10"]
+    seeds = range(PESQ_SEEDS if full else 1)
+    codecs = ["g722"] + (["opus"] if opus.AVAILABLE else [])
+    rows = []
+    for codec in codecs:
+        rate = 16000 if codec == "g722" else 48000
+        for clip in clips:
+            x = speech(rate, 10.0, clip=clip)
+            if x is None:
+                continue
+            t = ev.loss_table(codec, x, models, seeds, rate)
+            for model in models:
+                cols = [c for c, _, _ in ev.STRATEGIES[codec]]
+                rows.append((codec, clip, model, [(c, float(np.mean(t[model, c])), float(np.min(t[model, c])))
+                                                  for c in cols]))
+    if not rows:
+        pytest.skip("speech clips not available")
+    with capsys.disabled():
+        print(f"\nPESQ WB through the jitter buffer vs the clean decode, {len(seeds)} seeds (mean / min)")
+        for codec, clip, model, cells in rows:
+            print(f"{codec:<5}{clip:<19}{model:<18}" + "".join(f"{c:>14} {m:.3f} / {n:.2f}" for c, m, n in cells))
+    for codec, clip, model, cells in rows:
+        v = {c: m for c, m, _ in cells}
+        if codec == "g722":
+            assert v["ours"] > v["silence"], (clip, model, v)
+        else:
+            assert v["plc"] > v["silence"] and v["fec"] > v["plc_fecstream"], (clip, model, v)
+
+
 # ---------------------------------------------------------------- PESQ table
 PESQ_CLIPS = ("beckett", "two_cities", "endgame_nagg_nell", "clone-test")
 PESQ_SEEDS = 4

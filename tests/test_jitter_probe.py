@@ -81,7 +81,7 @@ def test_cdef_api_matches_the_python_api(probe, where):
         run.join()
     assert run.results == [int(r) for r in res_py]
     assert run.pcm == pcm_py
-    assert probe.sizes(jb) == (160, 8000)
+    assert probe.sizes(jb) == (160, 8000, 8000)
     st = probe.stats(jb)
     py = jb.stats()
     assert st == {k: py[k] for k in st} and st["received"] > 150 and st["concealed_frames"] > 0
@@ -174,7 +174,7 @@ def test_engine_ownership(probe):
 def test_pull_c_writes_exactly_frame_samples(probe):
     for rate, ms in ((8000, 20), (16000, 10), (48000, 5), (48000, 60)):
         jb = JitterBuffer(clock_rate=rate, frame_ms=ms)
-        assert probe.sizes(jb) == (rate * ms // 1000, rate)
+        assert probe.sizes(jb) == (rate * ms // 1000, rate, rate)
         s = ns.Sender(clock_rate=rate)
         s.talk(400)
         ev = [(a.arrival_ns, a.data) for a in ns.deliver(s.packets, base_delay_ms=40)]
@@ -184,3 +184,43 @@ def test_pull_c_writes_exactly_frame_samples(probe):
         run.run_nogil()
         assert len(run.pcm) == 2 * (500 // ms) * rate * ms // 1000
         assert np.frombuffer(run.pcm, np.int16).any()
+
+
+@pytest.mark.parametrize("codec", ["g722", "opus"])
+def test_engine_api_with_g722_and_opus(probe, codec):
+    """The buffers the engine creates for G.722 and Opus sessions, driven
+    through push_c / pull_c from a native thread: the same frames as the
+    Python methods, at 16 / 48 kHz, with the RTP clock the engine needs for
+    RTCP (rtp_clock_rate_c)."""
+    import codec_jitter_eval as ev
+    from voicecore.media import opus
+
+    if codec == "opus" and not opus.AVAILABLE:
+        pytest.skip(str(opus.UNAVAILABLE_REASON))
+    make = ((lambda: JitterBuffer(clock_rate=16000, payload_types={9: "g722"})) if codec == "g722" else
+            (lambda: JitterBuffer(clock_rate=48000, payload_types={111: "opus"})))
+    x = ns.speech_like(3 * 48000, seed=2, rate=48000)
+    pk = ev.g722_packets(x[::3].copy()) if codec == "g722" else ev.opus_packets(x, 48000, fec=True, loss_percent=10)
+    arr = ns.deliver(pk, base_delay_ms=40, seed=4, loss=0.08, reorder=0.1, jitter_ms=5)
+    events = [(a.arrival_ns, a.data) for a in arr] + [(ev.T0 + k * 20 * MS, None) for k in range(170)]
+    events.sort(key=lambda e: (e[0], e[1] is None))
+    jb_py = make()
+    frame = bytearray(2 * jb_py.frame_samples)
+    res_py, pcm_py = [], bytearray()
+    for t, d in events:
+        if d is None:
+            res_py.append(jb_py.pull_into(frame, t))
+            pcm_py += frame
+        else:
+            res_py.append(jb_py.push(d, t))
+    jb = make()
+    run = probe.Run(jb, events)
+    run.start_thread()
+    run.join()
+    assert run.results == [int(r) for r in res_py]
+    assert run.pcm == bytes(pcm_py)
+    assert probe.sizes(jb) == ((320, 16000, 8000) if codec == "g722" else (960, 48000, 48000))
+    st = probe.stats(jb)
+    assert st["concealed_frames"] > 0 and st["audio_frames"] > 100
+    r = probe.rtcp(jb, False)
+    assert r["jitter"] == jb_py.stats()["jitter_ts"] and r["played_ts"] == jb_py.stats()["played_ts"]

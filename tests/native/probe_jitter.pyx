@@ -131,11 +131,12 @@ cdef class Run:
 
 # ---------------------------------------------------------------- the other cdef calls
 def sizes(JitterBuffer jb) -> tuple:
-    cdef int fs, cr
+    cdef int fs, cr, rr
     with nogil:
         fs = jb.frame_samples_c()
         cr = jb.clock_rate_c()
-    return fs, cr
+        rr = jb.rtp_clock_rate_c()
+    return fs, cr, rr
 
 
 def stats(JitterBuffer jb) -> dict:

@@ -56,7 +56,9 @@ PushResult = _jitter.PushResult
 
 class DtmfDigit(NamedTuple):
     """One RFC 4733 keypad event: digit ('0'-'9', '*', '#', 'A'-'D'), its
-    duration in RTP timestamp units (samples) and the event's RTP timestamp."""
+    duration in samples at the buffer's ``clock_rate`` (RTP timestamp units
+    x 2 for G.722, x clock_rate / 48000 for Opus) and the event's RTP
+    timestamp."""
 
     digit: str
     duration: int
@@ -83,6 +85,7 @@ class JitterConfig:
     silent_after_ms: int = 60
     blend_ms: int = 60
     concealment_noise: float = 0.25
+    fec: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,9 @@ class JitterStats:
     having played them (including packets that came after their deadline,
     which are also in ``late``, and packets with a payload type that was not
     negotiated, which never occupy their sequence number); ``concealed_samples``
-    counts samples synthesised for missing audio; ``window_overflow`` counts
+    counts samples synthesised for missing audio (for Opus, libopus's PLC
+    or, counted in ``fec_recovered_samples`` too, audio recovered from the
+    next packet's in-band FEC); ``window_overflow`` counts
     stored packets dropped unplayed to make room for a packet beyond the
     window (``capacity`` slots). ``foreign_ssrc`` counts packets
     of another SSRC than the established stream's; when that SSRC takes over
@@ -122,7 +127,9 @@ class JitterStats:
     ``cumulative_lost`` (expected - received, duplicates and late packets
     counted as received, so it can be negative), ``jitter_ts`` (A.8
     interarrival jitter in RTP timestamp units) and ``played_ts`` (RTP
-    timestamp of the first sample of the last frame pulled).
+    timestamp of the first sample of the last frame pulled). RTP timestamp
+    units count at ``JitterBuffer.rtp_clock_rate`` (8000 for G.722, 48000 for
+    Opus), samples at ``clock_rate``.
     """
 
     received: int = 0
@@ -154,6 +161,7 @@ class JitterStats:
     silence_frames: int = 0
     comfort_noise_frames: int = 0
     time_scaled_samples: int = 0
+    fec_recovered_samples: int = 0
     jitter_ms: float = 0.0
     target_delay_ms: float = 0.0
     current_delay_ms: float = 0.0

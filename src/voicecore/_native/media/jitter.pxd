@@ -14,8 +14,15 @@
 #   While adopted, the Python methods that read or change its state (push,
 #   pull, pull_into, pop_dtmf, stats, rtcp, target_delay_ms) raise
 #   RuntimeError("JitterBuffer is owned by an Engine's I/O thread: ...");
-#   clock_rate, frame_samples, output_delay_samples and parse_header() keep
-#   working (they read only the configuration).
+#   clock_rate, rtp_clock_rate, frame_samples, output_delay_samples and
+#   parse_header() keep working (they read only the configuration).
+#
+# Codecs: G.711, L16, G.722 (clock_rate 16000: 16 kHz audio on an 8 kHz RTP
+# clock) and Opus (clock_rate 8000/16000/24000/48000: decoded at that rate
+# from a 48 kHz RTP clock). pull_c always writes samples at clock_rate_c();
+# RTP timestamps count at rtp_clock_rate_c(). JRtcp.jitter and
+# JRtcp.played_ts are in RTP timestamp units, JDtmfEvent.duration in samples
+# at clock_rate_c().
 #
 # Threads: push_c, pull_c, stats_c and rtcp_c belong to one thread (the
 # owner: the engine's I/O thread). dtmf_pop_c may be called from one other
@@ -52,6 +59,7 @@ from voicecore._native.media._jitter.state cimport JBState
 @cython.final
 cdef class JitterBuffer:
     cdef JBState _s              # private: the buffer's state (_jitter/state.pxd), not an API
+    cdef object _dec             # private: the G.722 / Opus decoder the state points to (or None)
 
     # One datagram (raw RTP, ``n`` bytes) that arrived at ``arrival_ns``
     # (monotonic clock, ns). Returns an R_* code.
@@ -61,7 +69,8 @@ cdef class JitterBuffer:
     # K_* code. Call once per frame_ms of the consumer's clock.
     cdef int pull_c(self, int16_t* out, int64_t now_ns) noexcept nogil
     cdef int frame_samples_c(self) noexcept nogil     # samples pull_c writes
-    cdef int clock_rate_c(self) noexcept nogil        # Hz (RTP clock = output rate)
+    cdef int clock_rate_c(self) noexcept nogil        # Hz of the output (samples pull_c writes)
+    cdef int rtp_clock_rate_c(self) noexcept nogil    # Hz of the RTP timestamps (G.722 8000, Opus 48000)
     # The oldest RFC 4733 digit not yet popped into ``ev``: 1, or 0 when none.
     cdef bint dtmf_pop_c(self, JDtmfEvent* ev) noexcept nogil
     # The counters (a plain read by the owner thread; see JStats).

@@ -1,5 +1,6 @@
 # cython: freethreading_compatible=True
-"""RTP jitter buffer (G.711, L16) with G.711 Appendix I style packet loss concealment.
+"""RTP jitter buffer (G.711, L16, G.722, Opus) with G.711 Appendix I style packet
+loss concealment (libopus's own PLC and in-band FEC for Opus).
 
 One :class:`JitterBuffer` receives the raw RTP datagrams of one call with their
 arrival time (``push``) and hands out exactly one frame of s16le mono PCM per
@@ -40,9 +41,15 @@ been played yet. A packet that arrives after its first samples were due is
 played from the middle and counted in ``late_partial``; its delay feeds the
 target like every other packet's.
 
-Internally everything runs in extended RTP timestamp units (64-bit), so
-timestamp wrap, 10-60 ms senders and mid-call ptime changes keep the timeline
-exact: the consumer's frame is cut out of whatever packets cover it.
+Internally everything runs on a timeline of extended audio samples at
+``clock_rate`` (64-bit), so timestamp wrap, 10-60 ms senders and mid-call
+ptime changes keep the timeline exact: the consumer's frame is cut out of
+whatever packets cover it. RTP timestamp differences are scaled onto it: x2
+for G.722 (RFC 3551: an 8 kHz RTP clock for 16 kHz audio), x clock_rate /
+48000 for Opus (RFC 7587: a 48 kHz RTP clock; exact, since every Opus frame
+lasts a multiple of 2.5 ms = 120 RTP units). G.722 and Opus decoders are
+stateful: each packet is decoded whole, in sequence order, when the playout
+first reaches it (see _jitter/decode.pxd).
 
 Source-address filtering is *not* done here: the audio engine filters by
 address before calling ``push`` (it owns ``foreign_source``).
@@ -55,6 +62,8 @@ about 2 us at 8 kHz and 10 us at 48 kHz (benchmarks/bench_jitter.py), so the
 Python methods keep the GIL (as g711 does below its ``GIL_THRESHOLD``).
 """
 cimport cython
+from voicecore._native.media.g722 cimport G722Decoder, G722Encoder
+from voicecore._native.media.opus cimport OpusDecoder, OPUS_MAX_SAMPLES_48K
 from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
@@ -62,11 +71,13 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
 import enum
-from collections.abc import Mapping
+
+from voicecore._native.media import _jitter_args
 
 from voicecore._native._buffers cimport Buf, get_input, get_output_fmt, release, KIND_BYTES, KIND_S16
 from voicecore._native.media._jitter.state cimport (
-    JHdr, JSlot, SLOT_EMPTY, CODEC_NONE, CODEC_PCMU, CODEC_PCMA, CODEC_L16, MAX_DATAGRAM, FR_CAP,
+    JHdr, JSlot, SLOT_EMPTY, CODEC_NONE, CODEC_PCMU, CODEC_PCMA, CODEC_L16, CODEC_G722, CODEC_OPUS,
+    MAX_DATAGRAM, FR_CAP, OPUS_PLC_END_MS,
     vc_init, vc_load_acquire, vc_store_release, vc_cas_acq_rel,
 )
 from voicecore._native.media._jitter.parse cimport jb_parse
@@ -137,34 +148,7 @@ cdef JStats _zero_stats():
 # Names of the JStats fields, in order (all monotonic counters but ``held``).
 STAT_NAMES = tuple(_zero_stats())
 
-_DEFAULTS = {
-    "clock_rate": 8000, "frame_ms": 20, "payload_types": None, "dtmf_payload_type": 101,
-    "cn_payload_type": 13, "min_delay_ms": 60, "max_delay_ms": 200, "initial_delay_ms": None,
-    "capacity": 64, "concealment": True, "comfort_noise": True, "dtmf_timeout_ms": 250,
-    "fade_start_ms": 10, "silent_after_ms": 60, "blend_ms": 60, "concealment_noise": 0.25,
-}
-_CODECS = {"pcmu": CODEC_PCMU, "ulaw": CODEC_PCMU, "mu-law": CODEC_PCMU, "g711u": CODEC_PCMU,
-           "pcma": CODEC_PCMA, "alaw": CODEC_PCMA, "a-law": CODEC_PCMA, "g711a": CODEC_PCMA,
-           "l16": CODEC_L16}
-
-
-def _int_arg(dict kw, str name, unit):
-    v = kw[name]
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"JitterBuffer: {name} must be an int ({unit}), got {type(v).__name__}")
-    return v
-
-
-def _pt_arg(dict kw, str name):
-    v = kw[name]
-    if v is None:
-        return -1
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"JitterBuffer: {name} must be an int 0-127 (RTP payload type) or None, "
-                        f"got {type(v).__name__}")
-    if not 0 <= v <= 127:
-        raise ValueError(f"JitterBuffer: {name} must be 0-127 (RTP payload type) or None, got {v}")
-    return v
+_CODEC_IDS = {"pcmu": CODEC_PCMU, "pcma": CODEC_PCMA, "l16": CODEC_L16, "g722": CODEC_G722, "opus": CODEC_OPUS}
 
 
 cdef int64_t _time_arg(object v, str where, str name) except? -1:
@@ -189,12 +173,17 @@ cdef class JitterBuffer:
     All arguments are keyword-only.
 
     Args:
-        clock_rate: RTP clock and output sample rate in Hz: 8000 (G.711), 16000,
-            24000, 32000, 40000 or 48000.
+        clock_rate: output sample rate in Hz (the RTP clock too, except for
+            G.722 and Opus): 8000 (G.711), 16000, 24000, 32000, 40000 or
+            48000. G.722 needs 16000; Opus 8000, 16000, 24000 or 48000 (it
+            decodes at that rate).
         frame_ms: consumer frame length in ms (5-60, whole samples); ``pull``
             returns ``clock_rate * frame_ms / 1000`` samples of s16le mono.
-        payload_types: negotiated audio payload types, ``{pt: "pcmu"|"pcma"|"l16"}``
+        payload_types: negotiated audio payload types, ``{pt: "pcmu"|"pcma"|"l16"|"g722"|"opus"}``
             (L16: RFC 3551 big-endian; default ``{0: "pcmu", 8: "pcma"}``).
+            G.722 (RFC 3551, usually PT 9) and Opus (RFC 7587, dynamic PT,
+            needs voicecore built with libopus: ``voicecore.media.opus.require()``)
+            each fix the rate, so they cannot be mixed with other codecs.
         dtmf_payload_type: RFC 4733 telephone-event PT (0-127, default 101, None = off).
         cn_payload_type: RFC 3389 comfort-noise PT (0-127, default 13, None = off).
         min_delay_ms, max_delay_ms: floor and cap of the adaptive playout delay
@@ -205,16 +194,21 @@ cdef class JitterBuffer:
         initial_delay_ms: target before any jitter has been measured (between
             min and max; default min_delay_ms).
         capacity: packet slots (power of two, 16-4096).
-        concealment: G.711 Appendix I style concealment (False: lost audio is
-            replaced by silence, still flagged and counted as concealed).
+        concealment: G.711 Appendix I style concealment, libopus's PLC for
+            Opus (False: lost audio is replaced by silence, still flagged and
+            counted as concealed; no FEC either).
+        fec: Opus only: recover a single lost packet from the in-band FEC of
+            the next one when it is buffered and carries it (counted in
+            ``concealed_samples`` and ``fec_recovered_samples``).
         comfort_noise: play noise at the RFC 3389 level during CN pauses.
         dtmf_timeout_ms: an RFC 4733 event without an end packet is reported
             after this long without updates (1-60000 ms).
         fade_start_ms, silent_after_ms: concealment runs at full level for
             ``fade_start_ms`` of an erasure, then fades linearly to zero at
             ``silent_after_ms`` (0 <= fade_start < silent_after <= 1000 ms;
-            G.711 Appendix I: 10 and 60 ms).
-        blend_ms: when the packet after a gap is already buffered, the last
+            G.711 Appendix I: 10 and 60 ms). Not for Opus: libopus's PLC
+            attenuates by itself and is faded to zero at 200 ms.
+        blend_ms: (not Opus) when the packet after a gap is already buffered, the last
             ``blend_ms`` (0-200) of the gap cross-fade into a backward pitch
             extension of that packet, repeating its own pitch period (5-15
             ms, measured on the packet) backwards (two-sided interpolation;
@@ -232,87 +226,48 @@ cdef class JitterBuffer:
         cdef int i, nbins, clock_rate, frame_ms, capacity, min_delay_ms, max_delay_ms, init_ms
         cdef int fade_start_ms, silent_after_ms, blend_ms, dtmf_timeout_ms
         cdef double* hgram
-        if args:
-            raise TypeError(f"JitterBuffer() takes keyword arguments only, got {len(args)} positional")
-        for name in kwargs:
-            if name not in _DEFAULTS:
-                raise TypeError(f"JitterBuffer() got an unexpected keyword argument {name!r} "
-                                f"(accepted: {', '.join(_DEFAULTS)})")
-        kw = dict(_DEFAULTS)
-        kw.update(kwargs)
-        clock_rate = _int_arg(kw, "clock_rate", "Hz")
-        if clock_rate < 8000 or clock_rate > 48000 or clock_rate % 8000:
-            raise ValueError(f"JitterBuffer: clock_rate must be 8000, 16000, 24000, 32000, 40000 or 48000 (Hz), "
-                             f"got {clock_rate}")
-        frame_ms = _int_arg(kw, "frame_ms", "ms")
-        if frame_ms < 5 or frame_ms > 60 or (clock_rate * frame_ms) % 1000:
-            raise ValueError(f"JitterBuffer: frame_ms must be 5-60 (ms) and give whole samples at "
-                             f"{clock_rate} Hz, got {frame_ms}")
-        capacity = _int_arg(kw, "capacity", "packets")
-        if capacity < 16 or capacity > 4096 or (capacity & (capacity - 1)):
-            raise ValueError(f"JitterBuffer: capacity must be a power of two in 16-4096 (packets), got {capacity}")
-        min_delay_ms = _int_arg(kw, "min_delay_ms", "ms")
-        max_delay_ms = _int_arg(kw, "max_delay_ms", "ms")
-        if min_delay_ms < 0 or max_delay_ms < min_delay_ms or max_delay_ms > 2000:
-            raise ValueError(f"JitterBuffer: need 0 <= min_delay_ms <= max_delay_ms <= 2000 (ms), got "
-                             f"min_delay_ms={min_delay_ms}, max_delay_ms={max_delay_ms}")
-        if kw["initial_delay_ms"] is None:
-            kw["initial_delay_ms"] = min_delay_ms
-        init_ms = _int_arg(kw, "initial_delay_ms", "ms")
-        if not (min_delay_ms <= init_ms <= max_delay_ms):
-            raise ValueError(f"JitterBuffer: initial_delay_ms must lie in [min_delay_ms, max_delay_ms] = "
-                             f"[{min_delay_ms}, {max_delay_ms}] (ms), got {init_ms}")
-        fade_start_ms = _int_arg(kw, "fade_start_ms", "ms")
-        silent_after_ms = _int_arg(kw, "silent_after_ms", "ms")
-        if not (0 <= fade_start_ms < silent_after_ms <= 1000):
-            raise ValueError(f"JitterBuffer: need 0 <= fade_start_ms < silent_after_ms <= 1000 (ms), got "
-                             f"fade_start_ms={fade_start_ms}, silent_after_ms={silent_after_ms}")
-        dtmf_timeout_ms = _int_arg(kw, "dtmf_timeout_ms", "ms")
-        if not 1 <= dtmf_timeout_ms <= 60000:
-            raise ValueError(f"JitterBuffer: dtmf_timeout_ms must be 1-60000 (ms), got {dtmf_timeout_ms}")
-        blend_ms = _int_arg(kw, "blend_ms", "ms")
-        if not 0 <= blend_ms <= 200:
-            raise ValueError(f"JitterBuffer: blend_ms must be 0-200 (ms), got {blend_ms}")
-        noise = kw["concealment_noise"]
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)):
-            raise TypeError(f"JitterBuffer: concealment_noise must be a number 0-1, got {type(noise).__name__}")
-        if not 0.0 <= noise <= 1.0:
-            raise ValueError(f"JitterBuffer: concealment_noise must be in [0, 1] (fraction of the RMS), got {noise}")
-        for name in ("concealment", "comfort_noise"):
-            if not isinstance(kw[name], (bool, int)):
-                raise TypeError(f"JitterBuffer: {name} must be a bool, got {type(kw[name]).__name__}")
-        pts = {0: "pcmu", 8: "pcma"} if kw["payload_types"] is None else kw["payload_types"]
-        if not isinstance(pts, Mapping):
-            raise TypeError(f"JitterBuffer: payload_types must be a mapping {{pt: 'pcmu' | 'pcma' | 'l16'}}, "
-                            f"got {type(pts).__name__}")
+        cfg = _jitter_args.check(args, kwargs)          # every bad argument raises there
+        clock_rate, frame_ms, capacity = cfg["clock_rate"], cfg["frame_ms"], cfg["capacity"]
+        min_delay_ms, max_delay_ms, init_ms = cfg["min_delay_ms"], cfg["max_delay_ms"], cfg["initial_delay_ms"]
+        fade_start_ms, silent_after_ms = cfg["fade_start_ms"], cfg["silent_after_ms"]
+        dtmf_timeout_ms, blend_ms, noise = cfg["dtmf_timeout_ms"], cfg["blend_ms"], cfg["concealment_noise"]
         memset(self._s.codec_of_pt, 0, sizeof(self._s.codec_of_pt))
-        for pt, codec in pts.items():
-            if isinstance(pt, bool) or not isinstance(pt, int):
-                raise TypeError(f"JitterBuffer: payload_types keys must be ints 0-127 (RTP payload types), "
-                                f"got {pt!r}")
-            if not 0 <= pt <= 127:
-                raise ValueError(f"JitterBuffer: payload_types keys must be 0-127 (RTP payload types), got {pt}")
-            key = str(codec).lower()
-            if key not in _CODECS:
-                raise ValueError(f"JitterBuffer: payload_types[{pt}] = {codec!r}: unsupported codec "
-                                 f"(use 'pcmu', 'pcma' or 'l16')")
-            self._s.codec_of_pt[pt] = _CODECS[key]
-        self._s.dtmf_pt = _pt_arg(kw, "dtmf_payload_type")
-        self._s.cn_pt = _pt_arg(kw, "cn_payload_type")
-        for name, v in (("dtmf_payload_type", self._s.dtmf_pt), ("cn_payload_type", self._s.cn_pt)):
-            if v != -1 and self._s.codec_of_pt[v] != CODEC_NONE:
-                raise ValueError(f"JitterBuffer: {name} {v} is also an audio payload type")
-        if self._s.dtmf_pt != -1 and self._s.dtmf_pt == self._s.cn_pt:
-            raise ValueError("JitterBuffer: dtmf_payload_type and cn_payload_type must differ")
+        for pt, name in cfg["payload_types"].items():
+            self._s.codec_of_pt[pt] = _CODEC_IDS[name]
+        self._s.dtmf_pt = cfg["dtmf_payload_type"]
+        self._s.cn_pt = cfg["cn_payload_type"]
+        self._s.scodec = CODEC_NONE
+        if cfg["stateful"] == "g722":
+            self._dec = (G722Decoder(64000), G722Encoder(64000))
+            self._s.cx.dec = <void*>self._dec[0]
+            self._s.cx.enc = <void*>self._dec[1]
+            self._s.scodec = CODEC_G722
+        elif cfg["stateful"] == "opus":
+            self._dec = OpusDecoder(clock_rate)
+            self._s.cx.dec = <void*>self._dec
+            self._s.scodec = CODEC_OPUS
 
         self._s.rate = clock_rate
         self._s.r8 = clock_rate // 8000
+        self._s.rtp_rate = clock_rate
+        self._s.tsn = 1
+        self._s.tsd = 1
+        if self._s.scodec == CODEC_G722:
+            self._s.rtp_rate = 8000                  # RFC 3551: 1 octet = 2 samples = 1 RTP unit
+            self._s.tsn = 2
+        elif self._s.scodec == CODEC_OPUS:
+            self._s.rtp_rate = 48000                 # RFC 7587
+            self._s.tsd = 48000 // clock_rate
         self._s.frame = clock_rate * frame_ms // 1000
         self._s.capacity = capacity
         self._s.mask = capacity - 1
         width = 2 if CODEC_L16 in self._s.codec_of_pt else 1       # bytes per sample (L16: 2)
         self._s.max_payload = min(MAX_DATAGRAM - 12, width * clock_rate // 5)    # 200 ms
-        self._s.dl = 30 * self._s.r8
+        if self._s.scodec != CODEC_NONE:
+            self._s.max_payload = MAX_DATAGRAM - 12      # G.722: 1488 octets = 93 ms; Opus: <= 120 ms
+        # the look-back that lets our concealment overlap-add into the last
+        # samples before an erasure; libopus needs none
+        self._s.dl = 0 if self._s.scodec == CODEC_OPUS else 30 * self._s.r8
         self._s.min_delay = min_delay_ms * clock_rate // 1000
         self._s.max_delay = max_delay_ms * clock_rate // 1000
         self._s.init_delay = init_ms * clock_rate // 1000
@@ -323,8 +278,8 @@ cdef class JitterBuffer:
         self._s.plc.noise_frac = noise
         self._s.plc.voicing_min = 0.3
         self._s.plc.bl_max = blend_ms * clock_rate // 1000
-        self._s.conceal_on = bool(kw["concealment"])
-        self._s.cn_on = bool(kw["comfort_noise"])
+        self._s.conceal_on = cfg["concealment"]
+        self._s.cn_on = cfg["comfort_noise"]
         self._s.dtmf_timeout_ns = <int64_t>dtmf_timeout_ms * 1000000
         # the history kept across a shift covers what the concealment reads
         # before an erasure, plus the frame being produced and the look-back
@@ -341,6 +296,21 @@ cdef class JitterBuffer:
         self._s.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
         self._s.fr.pay = <uint8_t*>malloc(<size_t>FR_CAP * self._s.max_payload)
         self._s.plc.fbuf = <int16_t*>malloc((160 * self._s.r8 + 16) * sizeof(int16_t))
+        # decode cache: a whole packet (G.722: 2 samples per octet; Opus: <= 120 ms)
+        self._s.cx.q = clock_rate // 400
+        self._s.cx.cap = (2 * self._s.max_payload if self._s.scodec == CODEC_G722
+                          else OPUS_MAX_SAMPLES_48K * clock_rate // 48000)
+        self._s.cx.seq = -1
+        self._s.cx.last = -1
+        self._s.cx.reset_seq = -1
+        self._s.cx.fec_on = cfg["fec"]
+        self._s.cx.fend = OPUS_PLC_END_MS * clock_rate // 1000
+        self._s.cx.fade0 = self._s.cx.fend - clock_rate // 50
+        if self._s.scodec != CODEC_NONE:
+            self._s.cx.buf = <int16_t*>malloc(self._s.cx.cap * sizeof(int16_t))
+            self._s.cx.lbuf = <int16_t*>malloc(self._s.cx.cap * sizeof(int16_t))
+            if self._s.cx.buf == NULL or self._s.cx.lbuf == NULL:
+                raise MemoryError("JitterBuffer: cannot allocate buffers")
         if hgram != NULL:
             jb_delay_init(&self._s.d, hgram, nbins, self._s.init_delay)
         if (self._s.slots == NULL or self._s.pay == NULL or self._s.hist == NULL or self._s.tmp == NULL
@@ -368,12 +338,22 @@ cdef class JitterBuffer:
         free(self._s.cand_pay)
         free(self._s.fr.pay)
         free(self._s.plc.fbuf)
+        free(self._s.cx.buf)
+        free(self._s.cx.lbuf)
 
     # ------------------------------------------------------------ properties
     @property
     def clock_rate(self) -> int:
-        """RTP clock and output sample rate (Hz)."""
+        """Output sample rate (Hz): ``pull`` returns samples at this rate. It
+        is the RTP clock too, except for G.722 and Opus (``rtp_clock_rate``)."""
         return self._s.rate
+
+    @property
+    def rtp_clock_rate(self) -> int:
+        """RTP timestamp clock (Hz): 8000 for G.722 (RFC 3551), 48000 for Opus
+        (RFC 7587), else ``clock_rate``. RTCP ``jitter`` and ``played_ts``
+        count in these units."""
+        return self._s.rtp_rate
 
     @property
     def frame_samples(self) -> int:
@@ -382,7 +362,8 @@ cdef class JitterBuffer:
 
     @property
     def output_delay_samples(self) -> int:
-        """Fixed look-back of the output (samples; 3.75 ms, G.711 Appendix I)."""
+        """Fixed look-back of the output (samples; 3.75 ms, G.711 Appendix I;
+        0 for Opus, whose concealment is libopus's)."""
         return self._s.dl
 
     @property
@@ -406,6 +387,9 @@ cdef class JitterBuffer:
     cdef int clock_rate_c(self) noexcept nogil:
         return self._s.rate
 
+    cdef int rtp_clock_rate_c(self) noexcept nogil:
+        return self._s.rtp_rate
+
     cdef bint dtmf_pop_c(self, JDtmfEvent* ev) noexcept nogil:
         return jb_dtmf_pop(&self._s.dt, ev)
 
@@ -422,7 +406,7 @@ cdef class JitterBuffer:
         out.have_source = self._s.have_stream
         out.ssrc = self._s.ssrc
         if self._s.rr.valid:
-            jb_rr_report(&self._s.rr, out, new_interval)
+            jb_rr_report(&self._s.rr, out, new_interval, <double>self._s.rtp_rate / self._s.rate)
         out.have_played = self._s.have_played
         out.played_ts = self._s.played_ts
 
@@ -529,7 +513,8 @@ cdef class JitterBuffer:
 
     def pop_dtmf(self) -> list:
         """Digits completed since the last call, oldest first, each reported once:
-        a list of ``(digit, duration_samples, rtp_timestamp)`` with digit one of
+        a list of ``(digit, duration_samples, rtp_timestamp)`` (duration in
+        samples at ``clock_rate``: RTP timestamp units x 2 for G.722) with digit one of
         '0'-'9', '*', '#', 'A'-'D'. May be called from another thread than the
         one pushing packets (the digit queue is single-producer /
         single-consumer)."""

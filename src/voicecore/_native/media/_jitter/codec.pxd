@@ -1,19 +1,61 @@
-# Payload formats of the jitter buffer: how many samples a payload holds and
-# how samples are cut out of it. G.711 (1 byte per sample) and L16 (RFC 3551:
-# 16-bit big-endian, 2 bytes per sample), at the RTP clock rate. Inline
-# helpers over raw payload bytes; no state.
+# Payload formats and clocks of the jitter buffer: how many samples a payload
+# holds, how RTP timestamp differences map onto the timeline (audio samples
+# at the buffer's rate), and how samples are cut out of a stateless payload.
+#   G.711 (1 byte per sample) and L16 (RFC 3551: 16-bit big-endian, 2 bytes
+#   per sample): RTP clock = audio rate, cut straight from the payload.
+#   G.722 (RFC 3551): 1 octet = 2 samples at 16 kHz, RTP clock 8 kHz.
+#   Opus (RFC 7587): the packet's TOC gives its duration; RTP clock 48 kHz.
+# G.722 and Opus are stateful: decode.pxd decodes them whole, in order.
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint16_t
 from voicecore._native.media.g711 cimport ulaw_decode, alaw_decode
-from voicecore._native.media._jitter.state cimport CODEC_PCMU, CODEC_PCMA, CODEC_L16
+from voicecore._native.media.opus cimport OpusDecoder
+from voicecore._native.media._jitter.state cimport (
+    JBState, CODEC_PCMU, CODEC_PCMA, CODEC_L16, CODEC_G722, CODEC_OPUS,
+)
 
 
-cdef inline int jb_samples(int codec, int plen) noexcept nogil:
-    """Samples (RTP timestamp units) a media payload of ``plen`` bytes holds."""
-    return plen >> 1 if codec == CODEC_L16 else plen
+cdef inline int jb_samples(const JBState* s, int codec, const uint8_t* p, int plen) noexcept nogil:
+    """Samples (at the buffer's rate) a media payload of ``plen`` bytes holds;
+    -1 for an Opus payload that is not a valid packet."""
+    if codec == CODEC_L16:
+        return plen >> 1
+    if codec == CODEC_G722:
+        return plen << 1
+    if codec == CODEC_OPUS:
+        if plen <= 0:
+            return 0
+        return (<OpusDecoder>s.cx.dec).packet_samples_c(p, plen)
+    return plen
+
+
+cdef inline int64_t jb_ts_delta(const JBState* s, int64_t d) noexcept nogil:
+    """An RTP timestamp difference ``d`` on the timeline (samples at the
+    buffer's rate): ``d * tsn / tsd`` rounded down. Exact whenever ``d`` is a
+    multiple of ``tsd`` (every Opus frame duration is: 2.5 ms = 120 RTP
+    units, a multiple of 48000 / rate for 8, 12, 16, 24 and 48 kHz)."""
+    cdef int64_t v
+    if s.tsd == 1:
+        return d * s.tsn
+    v = d * s.tsn
+    if v >= 0:
+        return v // s.tsd
+    return -((-v + s.tsd - 1) // s.tsd)
+
+
+cdef inline int64_t jb_rtp_delta(const JBState* s, int64_t d) noexcept nogil:
+    """A timeline difference ``d`` (samples) in RTP timestamp units, rounded
+    down (the inverse of jb_ts_delta)."""
+    cdef int64_t v
+    if s.tsn == 1:
+        return d * s.tsd
+    v = d * s.tsd
+    if v >= 0:
+        return v // s.tsn
+    return -((-v + s.tsn - 1) // s.tsn)
 
 
 cdef inline void jb_decode(int codec, const uint8_t* pay, int64_t off, int16_t* dst, int m) noexcept nogil:
-    """Samples ``off`` .. ``off + m`` of a payload into ``dst`` (s16)."""
+    """Samples ``off`` .. ``off + m`` of a stateless (G.711 / L16) payload into ``dst`` (s16)."""
     cdef int i
     cdef const uint8_t* p
     if codec == CODEC_PCMA:

@@ -1,17 +1,21 @@
 # RFC 4733 telephone events: one digit reported once per event, with its
 # duration, whatever end / start packets are lost or repeated; long events
-# (RFC 4733 2.5.1.3 segments) are joined.
+# (RFC 4733 2.5.1.3 segments) are joined. Durations are kept in RTP timestamp
+# units and reported in samples at the buffer's rate (x2 for G.722).
 # The digit queue is single-producer / single-consumer (see JDtmf in state.pxd).
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from voicecore._native.media._jitter.types cimport JDtmfEvent
 from voicecore._native.media._jitter.state cimport (
     JBState, JDtmf, vc_load_relaxed, vc_load_acquire, vc_store_release,
 )
+from voicecore._native.media._jitter.codec cimport jb_ts_delta
 
 
-cdef inline void jb_dtmf_report(JBState* s, int code, int64_t dur, uint32_t ts) noexcept nogil:
-    """Producer side: queue a completed digit (dropped and counted in
-    dtmf_overflow when 32 are waiting)."""
+cdef inline void jb_dtmf_report(JBState* s, int code, int64_t base, int64_t dur, uint32_t ts) noexcept nogil:
+    """Producer side: queue a completed digit whose last segment has timestamp
+    ``ts`` and lasted ``dur`` after the ``base`` of the earlier segments (RTP
+    timestamp units; the event started at ``ts - base``). Dropped and counted
+    in dtmf_overflow when 32 are waiting."""
     cdef JDtmf* t = &s.dt
     cdef uint64_t tail, head
     cdef JDtmfEvent* ev
@@ -26,8 +30,8 @@ cdef inline void jb_dtmf_report(JBState* s, int code, int64_t dur, uint32_t ts) 
         return
     ev = &t.q[tail & 31]
     ev.code = code
-    ev.duration = dur
-    ev.ts = ts
+    ev.duration = jb_ts_delta(s, base + dur)   # samples at the buffer's rate
+    ev.ts = ts - <uint32_t>base                # the event's start (RFC 4733 2.5.1.3)
     vc_store_release(&t.q_tail, tail + 1)   # publish the event
     s.st.dtmf_digits += 1
 
@@ -47,7 +51,7 @@ cdef inline void jb_dtmf_timeout(JBState* s, int64_t now) noexcept nogil:
     cdef JDtmf* t = &s.dt
     if t.active and now - t.last_ns > s.dtmf_timeout_ns:
         t.active = False
-        jb_dtmf_report(s, t.code, t.base + t.dur, t.ts)
+        jb_dtmf_report(s, t.code, t.base, t.dur, t.ts)
 
 
 cdef inline void jb_dtmf(JBState* s, const uint8_t* p, uint32_t ts, int64_t now) noexcept nogil:
@@ -63,14 +67,14 @@ cdef inline void jb_dtmf(JBState* s, const uint8_t* p, uint32_t ts, int64_t now)
         t.last_ns = now
         if end:
             t.active = False
-            jb_dtmf_report(s, t.code, t.base + t.dur, t.ts)
+            jb_dtmf_report(s, t.code, t.base, t.dur, t.ts)
         return
     for i in range(8):
         if i < t.done_n and t.done[i] == ts:
             return        # redundant end / late packet of a reported event
     if t.active:
         delta = ts - t.ts
-        if code == t.code and t.dur > 65535 - 4000 * s.r8 and 0 < delta <= 65536:
+        if code == t.code and t.dur > 65535 - s.rtp_rate // 2 and 0 < delta <= 65536:
             # next segment of a long event (RFC 4733 2.5.1.3)
             t.done[t.done_n & 7] = t.ts
             t.done_n += 1
@@ -80,17 +84,17 @@ cdef inline void jb_dtmf(JBState* s, const uint8_t* p, uint32_t ts, int64_t now)
             t.last_ns = now
             if end:
                 t.active = False
-                jb_dtmf_report(s, t.code, t.base + t.dur, ts)
+                jb_dtmf_report(s, t.code, t.base, t.dur, ts)
             return
         # end packets of the previous event were lost
         t.active = False
-        jb_dtmf_report(s, t.code, t.base + t.dur, t.ts)
+        jb_dtmf_report(s, t.code, t.base, t.dur, t.ts)
     t.code = code
     t.ts = ts
     t.base = 0
     t.dur = dur
     t.last_ns = now
     if end:
-        jb_dtmf_report(s, code, dur, ts)
+        jb_dtmf_report(s, code, 0, dur, ts)
     else:
         t.active = True

@@ -1,10 +1,12 @@
 # Parsing of one datagram (RFC 7983 demultiplexing, RFC 3550 header checks,
-# negotiated payload types, size limits). Pure: reads the configuration only.
+# negotiated payload types, size limits, Opus packet structure). Pure: reads
+# the configuration only.
 from libc.stdint cimport uint8_t, uint32_t
 from voicecore._native.media._jitter.types cimport R_OK, R_MALFORMED, R_OVERSIZE, R_UNKNOWN_PT, R_FOREIGN
 from voicecore._native.media._jitter.state cimport (
-    JBState, JHdr, KIND_MEDIA, KIND_DTMF, KIND_CN, CODEC_NONE, CODEC_L16, MAX_DATAGRAM,
+    JBState, JHdr, KIND_MEDIA, KIND_DTMF, KIND_CN, CODEC_NONE, CODEC_L16, CODEC_OPUS, MAX_DATAGRAM,
 )
+from voicecore._native.media._jitter.codec cimport jb_samples
 
 
 cdef inline int jb_parse(const JBState* s, const uint8_t* d, Py_ssize_t n, JHdr* h) noexcept nogil:
@@ -58,6 +60,8 @@ cdef inline int jb_parse(const JBState* s, const uint8_t* d, Py_ssize_t n, JHdr*
             return R_OVERSIZE
         if h.codec == CODEC_L16 and h.plen & 1:
             return R_MALFORMED              # L16 carries whole 16-bit samples
+        if h.codec == CODEC_OPUS and h.plen > 0 and jb_samples(s, CODEC_OPUS, d + off, h.plen) <= 0:
+            return R_MALFORMED              # not an Opus packet (RFC 6716 3.4: TOC / frame count)
     h.seq = (d[2] << 8) | d[3]
     h.ts = (<uint32_t>d[4] << 24) | (<uint32_t>d[5] << 16) | (<uint32_t>d[6] << 8) | d[7]
     h.ssrc = (<uint32_t>d[8] << 24) | (<uint32_t>d[9] << 16) | (<uint32_t>d[10] << 8) | d[11]

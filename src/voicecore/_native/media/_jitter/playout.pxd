@@ -1,14 +1,16 @@
 # Playout: one frame per pull at the adaptive delay. Walks the slots in
-# sequence order, decodes the packets that cover the frame, conceals what is
-# missing, fills pauses with silence or comfort noise, and time-scales (a
+# sequence order, decodes the packets that cover the frame (stateful codecs
+# through decode.pxd), conceals what is missing (plc.pxd, or libopus for
+# Opus), fills pauses with silence or comfort noise, and time-scales (a
 # few samples per frame) to move towards the delay target.
 from libc.math cimport fabs, llround, pow as cpow
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, memmove
-from voicecore._native.media._jitter.codec cimport jb_decode
+from voicecore._native.media._jitter.codec cimport jb_rtp_delta
+from voicecore._native.media._jitter.decode cimport jb_cut, jb_opus_conceal, jb_g722_track
 from voicecore._native.media._jitter.types cimport K_AUDIO, K_CONCEALED, K_SILENCE, K_COMFORT_NOISE
 from voicecore._native.media._jitter.state cimport (
-    JBState, JPlc, JSlot, SLOT_MEDIA, SLOT_NONMEDIA, SLOT_PLAYED, KIND_CN, CODEC_PCMA,
+    JBState, JPlc, JSlot, SLOT_MEDIA, SLOT_NONMEDIA, SLOT_PLAYED, KIND_CN, CODEC_PCMA, CODEC_OPUS, CODEC_G722,
     F_AUDIO, F_CONCEAL, F_SILENCE, F_CN, QUIET_MEAN_ABS_C, PROBATION_NS,
 )
 from voicecore._native.media._jitter.delay cimport jb_now_s, jb_ref
@@ -42,6 +44,18 @@ cdef inline void jb_fill_silence(JBState* s, int m) noexcept nogil:
     else:
         memset(dst, 0, m * sizeof(int16_t))
         s.flags |= F_SILENCE
+
+
+cdef inline void jb_conceal_any(JBState* s, int m, JSlot* fut, int64_t gap) noexcept nogil:
+    """Concealment of ``m`` samples: libopus for Opus, ours otherwise (G.722:
+    the decoder's state follows it)."""
+    cdef bint start = not s.plc.active
+    if s.scodec == CODEC_OPUS:
+        jb_opus_conceal(s, m, fut, gap)
+        return
+    jb_conceal(s, m, fut, gap)
+    if s.scodec == CODEC_G722 and s.conceal_on:
+        jb_g722_track(s, s.hist + s.hist_end, m, start)
 
 
 cdef inline bint jb_quiet(const JBState* s) noexcept nogil:
@@ -110,7 +124,6 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
     cdef JSlot* sl
     cdef int64_t nxt, off
     cdef int m
-    cdef uint8_t* src
     cdef JPlc* c = &s.plc
     while n > 0:
         nxt = jb_advance(s)
@@ -122,8 +135,11 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
                     m = <int>(sl.ns - off)
                     if m > n:
                         m = n
-                    src = s.pay + (s.read_seq & s.mask) * s.max_payload
-                    jb_decode(sl.codec, src, off, s.hist + s.hist_end, m)
+                    if not jb_cut(s, sl, off, s.hist + s.hist_end, m):
+                        s.flags |= F_CONCEAL         # an Opus packet that did not decode
+                        s.st.concealed_samples += <uint64_t>m
+                    if s.scodec == CODEC_OPUS:
+                        c.active = False             # libopus joins its concealment itself
                     if c.active and c.joined:
                         c.active = False       # two-sided interpolation already joined
                     if c.active:
@@ -141,7 +157,7 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
                 else:
                     m = <int>(sl.ts - s.play_ts) if sl.ts - s.play_ts < n else n
                     if s.lost_flag:
-                        jb_conceal(s, m, sl, sl.ts - s.play_ts)
+                        jb_conceal_any(s, m, sl, sl.ts - s.play_ts)
                     else:
                         s.in_pause = True     # timestamp jump without loss: DTX
                         jb_fill_silence(s, m)
@@ -154,9 +170,9 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
                 sl = &s.slots[nxt & s.mask]
                 if sl.ts - s.play_ts < m:
                     m = <int>(sl.ts - s.play_ts)
-                jb_conceal(s, m, sl if sl.state == SLOT_MEDIA else NULL, sl.ts - s.play_ts)
+                jb_conceal_any(s, m, sl if sl.state == SLOT_MEDIA else NULL, sl.ts - s.play_ts)
             else:
-                jb_conceal(s, m, NULL, 0)
+                jb_conceal_any(s, m, NULL, 0)
         elif s.in_pause or (not c.active and jb_quiet(s)):
             # Nothing buffered after quiet audio: most likely a DTX pause
             # (VAD hangover), so silence rather than concealment; after loud
@@ -166,7 +182,7 @@ cdef inline void jb_produce(JBState* s, int n) noexcept nogil:
             jb_fill_silence(s, m)
         else:
             m = n
-            jb_conceal(s, m, NULL, 0)
+            jb_conceal_any(s, m, NULL, 0)
         s.play_ts += m
         s.hist_end += m
         n -= m
@@ -253,7 +269,7 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
         s.hist_end = he0 + F
         s.st.time_scaled_samples += <uint64_t>k
     memcpy(out, s.hist + s.hist_end - s.dl - F, F * sizeof(int16_t))
-    s.played_ts = s.ref_ts32 + <uint32_t>(s.play_ts - s.dl - F - s.ref_ext_ts)
+    s.played_ts = s.ref_ts32 + <uint32_t>jb_rtp_delta(s, s.play_ts - s.dl - F - s.ref_ext_ts)
     s.have_played = True
     if s.flags & F_CONCEAL:
         s.st.concealed_frames += 1

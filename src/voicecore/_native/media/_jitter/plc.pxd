@@ -22,7 +22,7 @@
 from libc.math cimport copysign, sqrt
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
-from voicecore._native.media._jitter.codec cimport jb_decode
+from voicecore._native.media._jitter.decode cimport jb_dec_ahead
 from voicecore._native.media._jitter.state cimport JBState, JPlc, JSlot, CODEC_PCMA, F_CONCEAL
 
 
@@ -444,9 +444,9 @@ cdef inline void jb_synth(JPlc* c, double* out, int n, int r8) noexcept nogil:
 cdef inline void jb_future(JBState* s, const JSlot* fut) noexcept nogil:
     """The packet after the gap, once per packet: its own pitch period
     (``bp_P``; the forward period when it is unvoiced) and one period of it
-    (``fbuf``) whose wrap is smoothed into its natural successor."""
+    (``fbuf``) whose wrap is smoothed into its natural successor. The packet
+    is decoded without disturbing a stateful decoder (decode.pxd)."""
     cdef JPlc* c = &s.plc
-    cdef const uint8_t* fp = s.pay + (fut.seq & s.mask) * s.max_payload
     cdef int r8 = s.r8, n = PW * r8, n8, P, k, q, i
     cdef int16_t d16[200 * 6]
     cdef int32_t d8[PW]
@@ -457,7 +457,7 @@ cdef inline void jb_future(JBState* s, const JSlot* fut) noexcept nogil:
     P = n + (n >> 2)                    # decode enough for the wrap smoothing too
     if P > fut.ns:
         P = fut.ns
-    jb_decode(fut.codec, fp, 0, d16, P)
+    jb_dec_ahead(s, fut, d16, P)          # G.722: with a copy of the decoder state
     n8 = n // r8
     if r8 == 1:
         jb_norm12_16(d16, d12, n8)

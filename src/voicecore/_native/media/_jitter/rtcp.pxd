@@ -40,7 +40,8 @@ cdef inline void jb_rr_update(JRr* r, uint16_t seq) noexcept nogil:
 
 cdef inline void jb_rr_transit(JRr* r, double transit) noexcept nogil:
     """A.8: J += (|D| - J) / 16 with D the transit difference of consecutive
-    media packets in arrival order (RTP timestamp units)."""
+    media packets in arrival order (timeline samples; jb_rr_report converts
+    to RTP timestamp units)."""
     if r.have_transit:
         r.jitter += (fabs(transit - r.last_transit) - r.jitter) / 16.0
     r.last_transit = transit
@@ -52,9 +53,10 @@ cdef inline void jb_rr_reset_jitter(JRr* r) noexcept nogil:
     r.have_transit = False
 
 
-cdef inline void jb_rr_report(JRr* r, JRtcp* out, bint new_interval) noexcept nogil:
+cdef inline void jb_rr_report(JRr* r, JRtcp* out, bint new_interval, double to_rtp) noexcept nogil:
     """Fill the loss and jitter fields of ``out`` (A.3); ``new_interval`` closes
-    the interval that ``fraction_lost`` covers."""
+    the interval that ``fraction_lost`` covers; ``to_rtp`` = RTP timestamp
+    units per timeline sample (rtp_clock_rate / clock_rate)."""
     cdef uint32_t ext_max = r.cycles + r.max_seq
     cdef int64_t expected = <int64_t>ext_max - r.base_seq + 1
     cdef int64_t lost = expected - <int64_t>r.received
@@ -76,4 +78,4 @@ cdef inline void jb_rr_report(JRr* r, JRtcp* out, bint new_interval) noexcept no
     if new_interval:
         r.expected_prior = expected
         r.received_prior = <int64_t>r.received
-    out.jitter = <uint32_t>r.jitter
+    out.jitter = <uint32_t>(r.jitter * to_rtp)

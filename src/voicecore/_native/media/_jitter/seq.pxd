@@ -19,14 +19,14 @@ from voicecore._native.media._jitter.rtcp cimport jb_rr_init, jb_rr_update, jb_r
 from voicecore._native.media._jitter.parse cimport jb_parse
 from voicecore._native.media._jitter.delay cimport jb_now_s, jb_ref, jb_timing
 from voicecore._native.media._jitter.dtmf cimport jb_dtmf, jb_dtmf_timeout
-from voicecore._native.media._jitter.codec cimport jb_samples
+from voicecore._native.media._jitter.codec cimport jb_samples, jb_ts_delta
 
 
 cdef inline bint jb_consistent(const JBState* s, uint32_t ts, int64_t now) noexcept nogil:
     """Does the timestamp advance since the newest packet match the time
     elapsed since it arrived (burst loss, DTX, jitter up to the maximum
     delay + 60 ms), rather than a stray or a timestamp discontinuity?"""
-    cdef int64_t ext_ts = s.ref_ext_ts + <int32_t>(ts - s.ref_ts32)
+    cdef int64_t ext_ts = s.ref_ext_ts + jb_ts_delta(s, <int32_t>(ts - s.ref_ts32))
     cdef double dts_ns = <double>(ext_ts - s.max_media_ts) * 1e9 / s.rate
     cdef double darr = <double>(now - s.max_arrival)
     cdef double tol = (s.max_delay * 1e9 / s.rate) + 60e6
@@ -61,7 +61,7 @@ cdef inline void jb_count(JBState* s, int r) noexcept nogil:
 cdef inline bint jb_ts_paced(const JBState* s, uint32_t ts0, int64_t arr0, uint32_t ts, int64_t now) noexcept nogil:
     """Do two packets' timestamps advance with their arrival times (within the
     maximum delay + 60 ms)?"""
-    cdef double dts = <double>(<int32_t>(ts - ts0)) * 1e9 / s.rate
+    cdef double dts = <double>(<int32_t>(ts - ts0)) * 1e9 / s.rtp_rate
     return fabs(dts - <double>(now - arr0)) <= s.max_delay * 1e9 / s.rate + 60e6
 
 
@@ -77,7 +77,7 @@ cdef inline bint jb_pair_paced(const JBState* s, uint32_t ssrc, uint32_t ts, int
         return True
     if not jb_ts_paced(s, s.cand_ts, s.cand_arrival, ts, now):
         return False
-    dts = <double>(<int32_t>(ts - s.cand_ts)) * 1e9 / s.rate
+    dts = <double>(<int32_t>(ts - s.cand_ts)) * 1e9 / s.rtp_rate
     darr = <double>(now - s.cand_arrival)
     if s.have_stream and ssrc == s.ssrc and darr < 0.5 * dts:
         return False
@@ -125,10 +125,10 @@ cdef inline int jb_accept(JBState* s, int64_t ext, uint16_t seq, uint32_t ts, in
     """Store a packet of the established stream at extended sequence ``ext``.
     Returns R_OK, R_DUPLICATE, R_LATE or R_MALFORMED_DTMF; the caller counts
     the outcome. ``rr``: the packet counts for the RTCP figures (A.1)."""
-    cdef int64_t ext_ts = s.ref_ext_ts + <int32_t>(ts - s.ref_ts32)
+    cdef int64_t ext_ts = s.ref_ext_ts + jb_ts_delta(s, <int32_t>(ts - s.ref_ts32))
     cdef JSlot* sl = &s.slots[ext & s.mask]
     cdef bint dup = sl.seq == ext and sl.state != SLOT_EMPTY
-    cdef int ns = jb_samples(codec, plen) if kind == KIND_MEDIA else 0   # samples (ts units)
+    cdef int ns = jb_samples(s, codec, p, plen) if kind == KIND_MEDIA else 0   # samples (timeline)
     if rr:
         jb_rr_update(&s.rr, seq)
     if dup:
@@ -166,6 +166,7 @@ cdef inline int jb_accept(JBState* s, int64_t ext, uint16_t seq, uint32_t ts, in
     if kind == KIND_MEDIA and ns > 0:
         sl.state = SLOT_MEDIA
         sl.ns = ns
+        sl.plen = plen
         memcpy(s.pay + (ext & s.mask) * s.max_payload, p, plen)
     else:
         sl.state = SLOT_NONMEDIA       # DTMF, CN, or an empty / padding-only packet
@@ -334,7 +335,7 @@ cdef inline int jb_takeover(JBState* s, int64_t now, bint tail_is_push) noexcept
         mapped = 0x7FFFFFFFFFFFFFFF
         for i in range(f.n):
             k = (f.head + i) % FR_CAP
-            m = llround(jb_now_s(s, f.arrival[k]) - ref) - <int32_t>(f.ts[k] - f.ts[kmin])
+            m = llround(jb_now_s(s, f.arrival[k]) - ref) - jb_ts_delta(s, <int32_t>(f.ts[k] - f.ts[kmin]))
             if m < mapped:
                 mapped = m
         if mapped < s.media_end:
@@ -345,6 +346,7 @@ cdef inline int jb_takeover(JBState* s, int64_t now, bint tail_is_push) noexcept
     if s.cand_valid:
         jb_drop_candidate(s)          # a stray of the old SSRC
     e0 = s.max_ext + 1 - dmin         # extended sequence number of the offset-0 packet
+    s.cx.reset_seq = s.max_ext + 1    # another sender: a stateful decoder starts afresh there
     jb_start_source(s, f.ssrc, f.seq[kmin], f.ts[kmin], f.arrival[kmin], mapped)
     jb_rr_reset_jitter(&s.rr)
     jb_rr_init(&s.rr, <uint16_t>(f.seq[f.head] + d2))   # A.1: a new source counts from its second packet
@@ -444,8 +446,8 @@ cdef inline int jb_push(JBState* s, const uint8_t* d, Py_ssize_t n, int64_t now)
                 and not jb_consistent(s, h.ts, now)):
             # already behind the playout position: counted late if it never
             # validates (a burst released after a network freeze)
-            if (h.kind == KIND_MEDIA and s.ref_ext_ts + <int32_t>(h.ts - s.ref_ts32)
-                    + jb_samples(h.codec, h.plen) <= s.play_ts):
+            if (h.kind == KIND_MEDIA and s.ref_ext_ts + jb_ts_delta(s, <int32_t>(h.ts - s.ref_ts32))
+                    + jb_samples(s, h.codec, d + h.off, h.plen) <= s.play_ts):
                 h.marker |= CAND_LATE
             return jb_candidate(s, h.ssrc, h.seq, h.ts, h.marker, h.kind, h.codec, d + h.off, h.plen, now)
         code = jb_accept(s, s.max_ext + udelta, h.seq, h.ts, h.kind, h.codec, d + h.off, h.plen, now, True)
@@ -458,7 +460,7 @@ cdef inline int jb_push(JBState* s, const uint8_t* d, Py_ssize_t n, int64_t now)
     if h.kind != KIND_DTMF:
         # a timestamp far outside the timeline never reaches the delay
         # estimate (too old: late; in the future: a stray)
-        off_ns = (<double>(<int32_t>(h.ts - s.ref_ts32) + s.ref_ext_ts - s.max_media_ts)
+        off_ns = (<double>(jb_ts_delta(s, <int32_t>(h.ts - s.ref_ts32)) + s.ref_ext_ts - s.max_media_ts)
                   * 1e9 / s.rate - <double>(now - s.max_arrival))
         tol_ns = s.max_delay * 1e9 / s.rate + 60e6
         if off_ns < -tol_ns:

@@ -2,12 +2,17 @@
 # JBState) and the constants the implementation files share. Not an API.
 #
 # Time bases: arrival / pull times are int64 ns on the consumer's monotonic
-# clock; everything on the media timeline is in *extended* RTP timestamp
-# units (int64, samples at the clock rate), so 32-bit timestamp wraps, ptime
-# changes and re-anchorings never break the arithmetic. Sequence numbers are
-# extended the same way (int64 ``ext``), starting at 1 << 20.
+# clock; everything on the media timeline is in *extended* audio samples at
+# the buffer's rate (int64), so 32-bit timestamp wraps, ptime changes and
+# re-anchorings never break the arithmetic. RTP timestamp differences enter
+# the timeline scaled by ``tsn / tsd`` (1 for G.711 / L16, 2 for G.722 whose
+# RTP clock is 8 kHz for 16 kHz audio, rate / 48000 for Opus; codec.pxd
+# jb_ts_delta); raw 32-bit timestamps are kept where raw values are needed
+# (wrap handling, the reported played_ts). Sequence numbers are extended the
+# same way (int64 ``ext``), starting at 1 << 20.
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from voicecore._native.media._jitter.types cimport JStats, JDtmfEvent
+from voicecore._native.media.g722 cimport G722State
 
 
 # C11 atomics (voicecore/_native/vc_atomic.h), declared here until the shared
@@ -38,6 +43,8 @@ cdef enum:
     CODEC_PCMU = 1
     CODEC_PCMA = 2
     CODEC_L16 = 3              # 16-bit big-endian PCM (RFC 3551)
+    CODEC_G722 = 4             # ITU-T G.722 (RFC 3551: RTP clock 8 kHz, audio 16 kHz)
+    CODEC_OPUS = 5             # Opus (RFC 7587: RTP clock 48 kHz), libopus
 
 # what went into the frame being produced (pull_c's result is derived from it)
 cdef enum:
@@ -55,6 +62,7 @@ cdef enum:
     MARGIN_MS = 5             # added to the delay quantile
     QUIET_MEAN_ABS_C = 100    # mean |x| of the last 10 ms below which a drained buffer is a pause
     FR_CAP = 16               # packets of a foreign SSRC kept for a possible takeover
+    OPUS_PLC_END_MS = 200     # Opus: libopus's PLC fades to silence here (decode.pxd)
     N_INTRUDERS = 4           # SSRCs remembered as seen interleaved with the stream
 
 cdef extern from *:
@@ -78,6 +86,7 @@ cdef struct JSlot:
     int64_t seq          # extended sequence number stored here (-1: never)
     int64_t ts           # extended RTP timestamp of the first sample
     int32_t ns           # samples of media in the payload (0 for non-media)
+    int32_t plen         # payload bytes stored
     uint8_t state        # SLOT_*
     uint8_t codec        # CODEC_*
     uint8_t kind         # KIND_*
@@ -177,91 +186,42 @@ cdef struct JPlc:
     uint32_t rng
 
 
-# Packets of another SSRC while a stream is established (seq.pxd): the
-# newest run of sequential packets of one SSRC, kept in case that SSRC takes
-# the stream over (the established one stopped).
-cdef struct JForeign:
-    uint32_t ssrc
-    int n, head                      # entries, index of the oldest
-    uint16_t seq[16]
-    uint32_t ts[16]
-    int64_t arrival[16]
-    int len[16]
-    uint8_t info[16]                 # kind << 4 | marker
-    uint8_t codec[16]
-    uint8_t* pay                     # FR_CAP * max_payload bytes
-    uint32_t intruders[4]            # SSRCs seen interleaved with the stream
-    int n_intruders
-    int own_since                    # packets of the stream that advanced it since the run began
-
-
-# RFC 3550 A.1 / A.3 / A.8 state of the established source (rtcp.pxd)
-cdef struct JRr:
-    bint valid
-    uint16_t max_seq
-    uint32_t cycles
-    uint32_t base_seq
-    uint64_t received
-    int64_t expected_prior, received_prior
-    double jitter, last_transit
-    bint have_transit
-
-
-# Delay estimation (delay.pxd): RFC 3550 A.8 interarrival jitter and the
-# histogram of delays relative to the fastest recent packet.
-cdef struct JDelay:
-    bint have_transit                # a media packet has been timed
-    double tmin_cur, tmin_prev       # minimum transit of this and the previous window
-    int64_t win_start
-    double* hgram                    # relative-delay histogram, 1 ms bins
-    int nbins
-    double hw, htotal                # weight of the next packet (grows: forgetting), total weight
-    int hcount
-    int target                       # playout delay target (samples)
-    double cur_delay                 # delay of the playout position (samples)
-
-
-# RFC 4733 events (dtmf.pxd). Everything but ``q_head`` belongs to the thread
-# that pushes packets (and pulls frames); the digit queue is single-producer /
-# single-consumer: the producer writes q[q_tail % 32] then publishes q_tail
-# (release), the consumer reads q[q_head % 32] after an acquire load of q_tail
-# then publishes q_head (release), so another thread may pop digits while
-# packets are pushed.
-cdef struct JDtmf:
-    bint active
-    uint32_t ts
-    int code
-    int64_t base, dur, last_ns
-    uint32_t done[8]
-    int done_n
-    JDtmfEvent q[32]
-    vc_u64 q_tail            # written by the producer only
-    vc_u64 q_head            # written by the consumer only
-
-
-# Concealment (plc.pxd)
-cdef struct JPlc:
-    int16_t* pbuf         # the pitch period copied at the start of an erasure
-    double* fbuf          # one pitch period of the packet after a gap (two-sided blend), then scratch
-    int16_t* lpcsrc       # the 20 ms before an erasure, for the lazily computed LPC
-    int64_t bp_seq        # packet whose pitch period bp_P was measured (-1: none)
-    int bp_P
-    bint active, joined
-    double noise, noise_frac, voicing_min
-    double lpc_a[11]
-    double lpc_mem[11]
-    double lpc_gain
-    bint lpc_ready
-    int bl_max
-    int P, L, pos, ck
-    int end_left, end_len
-    int fade_start, fade_end  # samples into an erasure
-    uint32_t rng
+# Stateful decoders (decode.pxd): G.722 and Opus decode whole packets in
+# playout order into ``buf`` when the playout first touches a packet; the
+# frame is cut from there. Opus losses are filled by libopus (PLC, or the
+# in-band FEC of the next packet) into ``lbuf`` in multiples of 2.5 ms.
+cdef struct JCodec:
+    void* dec             # G722Decoder / OpusDecoder (borrowed: JitterBuffer._dec owns it)
+    void* enc             # G.722: the G722Encoder that makes the decoder follow a concealment
+    int16_t pend          # G.722: a concealed sample waiting for its pair
+    bint has_pend
+    bint tracked          # G.722: the decoder follows a concealment; ``saved`` is its state before
+    G722State saved
+    int16_t* buf          # decoded audio of packet ``seq`` (whole packet)
+    int cap               # samples buf / lbuf hold
+    int64_t seq           # extended sequence number decoded into buf (-1: none)
+    int n                 # samples in buf
+    bint bad              # buf holds concealment (the packet did not decode)
+    int64_t last          # extended sequence number of the last packet decoded
+    int64_t reset_seq     # a new source starts here: reset the decoder before its first packet
+    int16_t* lbuf         # Opus: samples libopus synthesised for a loss
+    int lo                # first sample not used yet in lbuf
+    int64_t lts           # timeline position of lbuf[lo]
+    int ln                # samples left in lbuf from lo
+    bint lfec             # lbuf holds FEC-recovered audio
+    bint stopped          # Opus: the erasure reached silent_after: libopus no longer called
+    int lk                # Opus: samples of the current erasure so far
+    int q                 # Opus: 2.5 ms at the buffer's rate (libopus's loss granularity)
+    int fade0, fend       # Opus: erasure samples where the fade to silence begins / ends
+    bint fec_on           # Opus: use in-band FEC
 
 
 cdef struct JBState:
     # configuration (fixed at construction)
     int rate, frame, r8, capacity, mask, max_payload, dl
+    int rtp_rate             # RTP timestamp clock (Hz)
+    int64_t tsn, tsd         # timeline samples per RTP timestamp unit = tsn / tsd
+    int scodec               # CODEC_G722 / CODEC_OPUS: the buffer's stateful codec (else CODEC_NONE)
     int dtmf_pt, cn_pt
     uint8_t codec_of_pt[128]
     int min_delay, max_delay, init_delay     # samples
@@ -311,3 +271,4 @@ cdef struct JBState:
     JPlc plc
     JForeign fr
     JRr rr
+    JCodec cx

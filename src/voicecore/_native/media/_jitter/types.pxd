@@ -70,12 +70,15 @@ cdef struct JStats:
     uint64_t silence_frames
     uint64_t comfort_noise_frames
     uint64_t time_scaled_samples
+    uint64_t fec_recovered_samples   # Opus: lost samples recovered from the next packet's in-band FEC
+                                     # (also counted in concealed_samples: the packet itself was lost)
 
 
 # One RFC 4733 keypad event (dtmf_pop_c)
 cdef struct JDtmfEvent:
     int code               # 0-9, 10 = '*', 11 = '#', 12-15 = 'A'-'D'
-    int64_t duration       # RTP timestamp units (samples at the clock rate)
+    int64_t duration       # samples at the buffer's clock_rate (RTP timestamp units x
+                           # clock_rate / rtp_clock_rate: x2 for G.722, x1 for G.711)
     uint32_t ts            # RTP timestamp of the event (its start)
 
 
@@ -86,6 +89,6 @@ cdef struct JRtcp:
     uint32_t ext_highest_seq   # cycles << 16 | max_seq (RFC 3550 A.1)
     int32_t cumulative_lost    # expected - received (A.3), clamped to 24-bit signed
     uint8_t fraction_lost      # lost / expected * 256 since the previous interval (A.3)
-    uint32_t jitter            # interarrival jitter (A.8), RTP timestamp units
+    uint32_t jitter            # interarrival jitter (A.8), RTP timestamp units (rtp_clock_rate)
     uint32_t played_ts         # RTP timestamp of the first sample of the last frame pulled
     bint have_played           # a frame of this stream has been pulled (played_ts is valid)
