@@ -4,13 +4,14 @@ The load generator puts two stamps in every 20 ms packet of a sampled call,
 at samples 0 and 80, each 12 G.711 mu-law samples: a two-sample marker that
 ordinary audio never contains (full scale +, full scale -), the call number
 (3 digits of 6 bits), the packet number in the call (5 digits), which half of
-the packet it starts (1 digit) and a check digit. Any 20 ms cut of the
-stream holds at least one whole stamp. G.711 decoding is
-exact for these codes, so the stamp survives the trip through any receiver
-that decodes mu-law (voicecore's jitter buffer, aiortp) and can be found in
-the frames the application gets, wherever the receiver cut them (voicecore's
-jitter buffer plays a continuous timeline, so a stamp may sit at any offset of
-a delivered frame; aiortp delivers packets as they came, at offset 0).
+the packet it starts (1 digit) and a check digit (weighted sum mod 61: any
+one wrong digit shows). Any 20 ms cut of the stream holds at least one whole
+stamp. G.711 decoding is exact for these codes, so the stamp survives the
+trip through any receiver that decodes mu-law (voicecore's jitter buffer,
+aiortp) and can be found in the frames the application gets, wherever the
+receiver cut them (voicecore's jitter buffer plays a continuous timeline, so
+a stamp may sit at any offset of a delivered frame; aiortp delivers packets
+as they came, at offset 0).
 
 With the generator's anchor for the call (the scheduled send time of one
 packet number, taken from the engine's played-frame report and its clock
@@ -49,7 +50,7 @@ def stamp_codes(call: int, first_packet: int, packets: int, half: int = 0) -> np
     data = np.concatenate([_digits(np.full(packets, call, dtype=np.int64), CALL_DIGITS),
                            _digits(k, SEQ_DIGITS), np.full((packets, 1), half, dtype=np.int64)],
                           axis=1)  # fmt: skip
-    check = (data * _WEIGHTS).sum(axis=1) % 64
+    check = (data * _WEIGHTS).sum(axis=1) % 61
     out = np.empty((packets, STAMP_LEN), dtype=np.uint8)
     out[:, 0], out[:, 1] = MARK
     out[:, 2:-1] = DIGIT0 + data
@@ -102,7 +103,7 @@ def decode(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     digits = np.take_along_axis(codes, np.minimum(cols, width - 1), axis=1).astype(np.int64) - DIGIT0
     in_range = ((digits >= 0) & (digits < 64)).all(axis=1)
     data, check = digits[:, :-1], digits[:, -1]
-    ok = found & in_range & ((data * _WEIGHTS).sum(axis=1) % 64 == check)
+    ok = found & in_range & ((data * _WEIGHTS).sum(axis=1) % 61 == check)
     ok &= data[:, -1] <= 1
     weights_call = 64 ** np.arange(CALL_DIGITS - 1, -1, -1, dtype=np.int64)
     weights_seq = 64 ** np.arange(SEQ_DIGITS - 1, -1, -1, dtype=np.int64)

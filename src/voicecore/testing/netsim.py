@@ -502,7 +502,7 @@ class Link:
     def __init__(self, *, seed: int = 0, loss: float = 0.0, burst: float = 1.0, jitter_ms: float = 0.0,
                  reorder: float = 0.0, reorder_delay_ms: tuple[float, float] = (20.0, 40.0),
                  delay_ms: float = 30.0) -> None:  # fmt: skip
-        _check_range("Link", "loss", loss, 0.0, 0.9, " (a probability)")
+        _check_range("Link", "loss", loss, 0.0, 0.5, " (a probability; above, bursts cannot keep the mean)")
         _check_range("Link", "burst", burst, 1.0, 100.0, " packets")
         _check_range("Link", "jitter_ms", jitter_ms, 0.0, 1000.0, " ms")
         _check_range("Link", "reorder", reorder, 0.0, 1.0, " (a probability)")
