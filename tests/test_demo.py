@@ -195,3 +195,20 @@ def test_reply_repeats_what_was_heard():
 
     assert reply_for("Ever tried. Ever failed.") == "Thank you for calling. I heard you say: ever tried ever failed. Goodbye."
     assert "did not catch that" in reply_for("")
+
+
+def test_without_a_phonemizer_the_voice_is_the_mock_and_it_says_what_to_install(monkeypatch):
+    """A fresh machine without espeak-ng: the agent speaks with the mock, and
+    the demo names both ways to get a phonemizer."""
+    if not (HAVE_SHERPA and models.available("piper-joe")):
+        pytest.skip("needs sherpa-onnx and the Piper voice (the check comes after them)")
+    import argparse
+
+    from voicecore.cli._progress import Progress
+
+    monkeypatch.setattr(demo, "_phonemizer_missing", lambda: "no espeak-ng library found")
+    args = argparse.Namespace(mock=False, no_fetch=True)
+    prov = demo._providers(args, Progress(quiet=True), print, "voicecore")
+    assert not prov.tts_real and prov.tts_label.startswith("mock (MockTTSProvider")
+    assert any("pip install 'voicecore[phonemizer]'" in m and "apt-get install espeak-ng" in m for m in prov.missing)
+    assert prov.stt_real == HAVE_STT  # the recognizer does not need the phonemizer
