@@ -59,7 +59,10 @@ def test_a_tiny_run_measures_lateness_and_delivery():
                   rx_cpu=c[0], gen_cpu=c[1] if len(c) > 1 else c[0])  # fmt: skip
     lat = res["lateness_ms"]
     assert lat["count"] > 0.9 * 12 * 50 * 1.5 * 0.9, lat          # every call sampled, ~every frame stamped
-    assert -1.0 < lat["p50"] < 20.0 and lat["max"] >= lat["p99"] >= lat["p50"]
+    # Never early (a wrong anchor, offset or declared delay would show), and the
+    # promptest frames arrive within a few ms even on a busy machine.
+    assert -1.0 < lat["min"] < 10.0, lat
+    assert lat["max"] >= lat["p99"] >= lat["p50"] >= lat["min"]
     assert 99.0 <= res["delivered_pct"] <= 100.0, res               # no loss on loopback
     assert res["tx_packets"] > 0 and res["rx_packets"] > 0
     gen = res["generator"]

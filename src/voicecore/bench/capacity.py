@@ -78,6 +78,9 @@ def generator_note(r: dict[str, Any]) -> str | None:
     notes = []
     if g.get("ticks_skipped"):
         notes.append(f"generator skipped {g['ticks_skipped']} ticks")
+    late = (g.get("send_lateness_ms") or {}).get("p99", 0.0)
+    if late > 5.0:
+        notes.append(f"generator sent late (p99 {late:.0f} ms)")
     if g.get("pacer_underruns"):
         notes.append(f"generator underran {g['pacer_underruns']} times")
     if g.get("anchors", 0) < g.get("sampled", 0):
