@@ -29,6 +29,10 @@ the scheduled send time of its audio, less the playout delay the stack
 declares (voicecore: the jitter buffer's current delay plus its 3.75 ms
 concealment look-back; roomkit/aiortp: its 4-packet prefetch, 80 ms).
 
+Long because the generator, the three receivers and the orchestration share
+one protocol, one address plan and one accounting; split, each would need
+the others to be read.
+
 Run one role by hand (see ``measure`` for the protocol)::
 
     python -m voicecore.bench.load recv --stack voicecore --calls 500 --seconds 5

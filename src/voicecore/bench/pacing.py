@@ -147,17 +147,18 @@ async def pacing(stack: str = "voicecore", calls: int = 200, seconds: float = 5.
             from roomkit.voice.backends.rtp import RTPVoiceBackend as RKBackend
             from roomkit.voice.base import AudioChunk
 
-            backends, sessions = [], []
+            backends: list[Any] = []
+            rk_sessions: list[Any] = []
             for i in range(calls):
                 rb = RKBackend(local_addr=("127.0.0.1", 0), remote_addr=rec.addr, rtcp_interval=0)
-                sessions.append(await rb.connect("bench", f"c{i}", "voice"))
+                rk_sessions.append(await rb.connect("bench", f"c{i}", "voice"))
                 backends.append(rb)
             chunks = [AudioChunk(data=audio[i : i + 320], sample_rate=8000) for i in range(0, len(audio), 320)]
             blocker = asyncio.ensure_future(_blocker(stop))
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             for k, chunk in enumerate(chunks):      # the application paces: one chunk per 20 ms
-                for rb, s in zip(backends, sessions):
+                for rb, s in zip(backends, rk_sessions):
                     rb.send_audio_sync(s, chunk)
                 await asyncio.sleep(max(0.0, t0 + 0.02 * (k + 1) - loop.time()))
             stop.set()

@@ -182,8 +182,8 @@ async def run_call(speech: np.ndarray, rate: int, stt: Any, tts: Any, net: Netwo
     engines = (AudioEngine(max_sessions=8), AudioEngine(max_sessions=8))
     for eng in engines:
         eng.start()
-    kw = {"local_addr": ("127.0.0.1", 0), "output_sample_rate": 16000, "rtcp_mux": True, "rtcp_interval": 1.0,
-          "inactivity_timeout": 0}  # fmt: skip
+    kw: dict[str, Any] = {"local_addr": ("127.0.0.1", 0), "output_sample_rate": 16000, "rtcp_mux": True,
+                          "rtcp_interval": 1.0, "inactivity_timeout": 0}  # fmt: skip
     cb = RTPVoiceBackend(engine=engines[0], **kw)
     ab = RTPVoiceBackend(engine=engines[1], **kw)
     brain = _Agent(stt, say, tl)

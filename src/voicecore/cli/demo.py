@@ -247,7 +247,8 @@ def _providers(args: Any, progress: Progress, say: Any, base: str) -> _Providers
             try:
                 from voicecore.stt.sherpa_onnx import SherpaOnnxSTTConfig, SherpaOnnxSTTProvider
 
-                stt = SherpaOnnxSTTProvider(SherpaOnnxSTTConfig(mode="moonshine", **models.moonshine_paths()))
+                paths: dict[str, Any] = dict(models.moonshine_paths())
+                stt = SherpaOnnxSTTProvider(SherpaOnnxSTTConfig(mode="moonshine", **paths))
                 stt_label = "Moonshine v2 tiny-en (sherpa-onnx)"
             except Exception as exc:  # noqa: BLE001 - degrade to the mock, say why
                 missing.append(f"(speech recognition failed to load: {' '.join(str(exc).split())[:160]})")
@@ -255,7 +256,8 @@ def _providers(args: Any, progress: Progress, say: Any, base: str) -> _Providers
             try:
                 from voicecore.tts.sherpa_onnx import SherpaOnnxTTSConfig, SherpaOnnxTTSProvider
 
-                tts = SherpaOnnxTTSProvider(SherpaOnnxTTSConfig(**models.piper_joe_paths()))
+                voice: dict[str, Any] = dict(models.piper_joe_paths())
+                tts = SherpaOnnxTTSProvider(SherpaOnnxTTSConfig(**voice))
                 tts_label = "Piper voice 'joe' (sherpa-onnx, 22,050 Hz)"
             except Exception as exc:  # noqa: BLE001
                 missing.append(f"(text to speech failed to load: {' '.join(str(exc).split())[:160]})")

@@ -582,7 +582,8 @@ class UdpRelay:
     def start(self) -> UdpRelay:
         if self.peer_a is None or self.peer_b is None:
             raise ValueError("netsim.UdpRelay.start: set peer_a and peer_b (the endpoints' addresses) first")
-        self.peer_a, self.peer_b = tuple(self.peer_a[:2]), tuple(self.peer_b[:2])
+        self.peer_a = (str(self.peer_a[0]), int(self.peer_a[1]))
+        self.peer_b = (str(self.peer_b[0]), int(self.peer_b[1]))
         self._thread = threading.Thread(target=self._run, name="voicecore-netsim-relay", daemon=True)
         self._thread.start()
         return self
@@ -615,7 +616,7 @@ class UdpRelay:
                 _, _, out, data = heapq.heappop(q)
                 dest = self.peer_b if out == 1 else self.peer_a
                 try:
-                    self._socks[out].sendto(data, dest)
+                    self._socks[out].sendto(data, dest)  # type: ignore[arg-type]  # set by start()
                 except OSError:
                     pass
             timeout = 0.05 if not q else max(0.0, min(0.05, q[0][0] - time.monotonic()))
