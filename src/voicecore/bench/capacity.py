@@ -78,6 +78,8 @@ def generator_note(r: dict[str, Any]) -> str | None:
     notes = []
     if g.get("ticks_skipped"):
         notes.append(f"generator skipped {g['ticks_skipped']} ticks")
+    if g.get("cpu_pct", 0.0) >= 90.0:
+        notes.append(f"generator CPU {g['cpu_pct']:.0f} %")
     late = (g.get("send_lateness_ms") or {}).get("p99", 0.0)
     if late > 5.0:
         notes.append(f"generator sent late (p99 {late:.0f} ms)")

@@ -215,11 +215,13 @@ async def run_generator(calls: int, *, both: bool = False, base: int = BASE_PORT
     _say("anchors " + json.dumps({str(i): v for i, v in anchors.items()}))
     stop = asyncio.ensure_future(_read_line())
     eng.native.stats(reset=True)
+    cpu0, wall0 = _cpu(), time.monotonic()
     t_end = time.monotonic() + max_seconds
     ticks0 = eng.native.stats()["ticks_skipped"]
     while not stop.done() and time.monotonic() < t_end:
         feed()
         await asyncio.wait({stop}, timeout=0.25)
+    cpu_pct = 100.0 * (_cpu() - cpu0) / max(1e-9, time.monotonic() - wall0)
     st = eng.stats()
     underruns = sum(es.stats()["pacer_underruns"] for es in sessions)
     eng.close()
@@ -227,7 +229,7 @@ async def run_generator(calls: int, *, both: bool = False, base: int = BASE_PORT
         es._close_sockets()
     return {"role": "gen", "calls": calls, "send_lateness_ms": st["send_lateness_ms"],
             "tick_lateness_ms": st["tick_lateness_ms"], "ticks_skipped": st["ticks_skipped"] - ticks0,
-            "pacer_underruns": underruns, "anchors": len(anchors), "sampled": len(sampled)}
+            "pacer_underruns": underruns, "anchors": len(anchors), "sampled": len(sampled), "cpu_pct": cpu_pct}
 
 
 # ------------------------------------------------------------------ receivers

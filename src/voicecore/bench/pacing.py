@@ -136,8 +136,8 @@ async def pacing(stack: str = "voicecore", calls: int = 200, seconds: float = 5.
                                 rtcp_interval=0, inactivity_timeout=0)  # fmt: skip
             sessions = [await b.connect("bench", f"c{i}", "voice") for i in range(calls)]
             blocker = asyncio.ensure_future(_blocker(stop))
-            for s in sessions:
-                await b.send_audio(s, audio)        # hands it over; the engine paces it
+            # hands it over (each call's ring takes about 4 s; the rest follows as it drains)
+            await asyncio.gather(*(b.send_audio(s, audio) for s in sessions))
             await asyncio.gather(*(b.wait_playback(s) for s in sessions))
             stop.set()
             stalls = await blocker

@@ -224,9 +224,11 @@ def run(args: Any) -> int:
         f"delivered >= {capacity.LIMITS['delivered_pct']:g} %), in this ladder; higher is better:")  # fmt: skip
     for line in report.summary_table(points, stacks, modes):
         say(line)
-    notes = sorted({r["generator_note"] for r in points if r.get("generator_note")})
-    for note in notes:
-        say(f"  caution: {note} at some point: the generator fell behind, so those points understate the stack")
+    behind = [r for r in points if r.get("generator_note")]
+    if behind:
+        where = ", ".join(f"{report.LABELS[r['stack']]} {report.MODE_LABELS[r['mode']]} {r['calls']}" for r in behind)
+        say(f"  caution: the load generator fell behind at {len(behind)} point(s) ({where}); those points "
+            "understate the stack (see the notes in the table: a busy machine, or the generator's own core full)")
     if engines:
         say()
         say(f"calls per machine with 1..{args.engines} engines (voicecore per-frame, both ways): engine j is its "
