@@ -6,7 +6,7 @@ from typing import Any
 
 from voicecore.bench.capacity import LIMITS, largest_sustained
 
-__all__ = ["LABELS", "capacity_table", "engines_table", "pacing_lines", "plot", "summary_table"]
+__all__ = ["LABELS", "capacity_table", "cpu_bound", "engines_table", "pacing_lines", "plot", "summary_table"]
 
 LABELS = {
     "voicecore": "voicecore per-frame",
@@ -73,7 +73,36 @@ def summary_table(points: list[dict[str, Any]], stacks: list[str], modes: list[s
                 rk = best["roomkit", m]
                 cells.append(f"{best[s, m] / rk:13.1f}x" if rk else f"{'(roomkit 0)':>14s}")
             lines.append(f"  {LABELS[s] + ' / roomkit':30s}" + "".join(cells))
+    est = {(s, m): cpu_bound(points, s, m) for s in stacks for m in modes}
+    lines.append("")
+    lines.append("  CPU-bound estimate: calls at 95 % of one core from the CPU time per packet at the largest")
+    lines.append("  point that delivered >= 99.9 % with the generator keeping up (robust to a busy machine):")
+    for s in stacks:
+        lines.append(f"  {LABELS[s]:30s}" + "".join(f"{est[s, m][0]:14.0f}" if est[s, m] else f"{'-':>14s}"
+                                                    for m in modes))  # fmt: skip
+    if "roomkit" in stacks:
+        for s in stacks:
+            if s == "roomkit":
+                continue
+            cells = []
+            for m in modes:
+                a, b = est[s, m], est["roomkit", m]
+                cells.append(f"{a[0] / b[0]:13.1f}x" if a and b else f"{'-':>14s}")
+            lines.append(f"  {LABELS[s] + ' / roomkit':30s}" + "".join(cells))
     return lines
+
+
+def cpu_bound(points: list[dict[str, Any]], stack: str, mode: str) -> tuple[float, dict[str, Any]] | None:
+    """(calls at 95 % of a core, the point it comes from): CPU time per packet
+    at the largest clean point (delivered >= 99.9 %, generator kept up)."""
+    clean = [r for r in points if r.get("stack") == stack and r.get("mode") == mode and not r.get("error")
+             and not r.get("engines") and r["delivered_pct"] >= LIMITS["delivered_pct"]
+             and not r.get("generator_note")]  # fmt: skip
+    if not clean:
+        return None
+    r = max(clean, key=lambda r: r["calls"])
+    per_call = 100.0 if mode == "both" else 50.0       # packets per second a call costs the receiver
+    return LIMITS["cpu_pct"] / 100.0 * 1e6 / (r["cpu_us_per_packet"] * per_call), r
 
 
 def engines_table(points: list[dict[str, Any]]) -> list[str]:
