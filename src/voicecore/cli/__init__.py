@@ -27,7 +27,7 @@ from voicecore.cli._args import Parser, UsageError
 __all__ = ["COMMANDS", "build_parser", "main", "models_main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "models")
+COMMANDS = ("demo", "bench", "models")
 
 _DESCRIPTION = """\
 voicecore: a native (Cython) voice transport for phone calls with voice AI,

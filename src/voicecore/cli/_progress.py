@@ -72,8 +72,51 @@ class _Bar:
         self._progress.clear()
 
 
+class _Steps:
+    """A bar over a known number of steps (``update(done, note)``), with the
+    time left estimated from the steps done so far."""
+
+    def __init__(self, progress: Progress, label: str, total: int) -> None:
+        self._progress = progress
+        self._label = label
+        self._total = max(1, total)
+        self._t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._state = (0, "")
+        self._thread = threading.Thread(target=self._tick, name="voicecore-steps", daemon=True)
+        self._thread.start()
+
+    def update(self, done: int, note: str = "") -> None:
+        self._state = (min(done, self._total), note)
+
+    def _line(self) -> str:
+        done, note = self._state
+        elapsed = time.monotonic() - self._t0
+        tail = f" {done}/{self._total}  {_clock(elapsed)}"
+        if done:
+            tail += f", {_clock(elapsed * (self._total - done) / done)} left"
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        room = max(10, min(30, width - len(self._label) - len(tail) - len(note) - 8))
+        filled = int(room * done / self._total)
+        text = f"  {self._label} [{'#' * filled}{'-' * (room - filled)}]{tail}  {note}"
+        return text[:width]
+
+    def _tick(self) -> None:
+        if self._stop.wait(_DELAY_S):
+            return
+        while not self._stop.is_set():
+            self._progress._draw(self._line())
+            self._stop.wait(max(_REFRESH_S, 0.25))
+
+    def close(self) -> None:
+        """Stop drawing and erase the bar."""
+        self._stop.set()
+        self._thread.join()
+        self._progress.clear()
+
+
 class _NoBar:
-    def update(self, done: int) -> None:
+    def update(self, done: int, note: str = "") -> None:
         pass
 
     def close(self) -> None:
@@ -108,6 +151,11 @@ class Progress:
     def bar(self, label: str, total: int) -> _Bar | _NoBar:
         """A bar for ``total`` bytes: call ``update(done)``, then ``close()``."""
         return _Bar(self, label, total) if self.enabled else _NoBar()
+
+    def steps(self, label: str, total: int) -> _Steps | _NoBar:
+        """A bar over ``total`` steps: call ``update(done, note)``, then ``close()``;
+        redrawn from a helper thread, so the time keeps moving during a long step."""
+        return _Steps(self, label, total) if self.enabled else _NoBar()
 
     @contextmanager
     def spinner(self, label: str) -> Iterator[None]:

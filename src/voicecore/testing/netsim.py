@@ -1,4 +1,4 @@
-"""Deterministic RTP network simulator shared by tests and benchmarks.
+"""Deterministic RTP network simulator shared by tests, benchmarks and the demo.
 
 A :class:`Sender` turns audio into RTP datagrams with the send time of each
 packet (ptime 10-60 ms and mid-call changes, talkspurt pauses with or without
@@ -9,9 +9,19 @@ bursts, reordering, duplicates, Gaussian jitter, periodic delay spikes) and
 returns them sorted by arrival time. :func:`run` plays the arrivals into a
 jitter buffer and pulls one frame every ``frame_ms`` of the consumer clock.
 
+Live traffic: :class:`Link` is the same impairment model decided packet by
+packet (loss with optional bursts, jitter, reordering, delay), and
+:class:`UdpRelay` applies two links (one per direction) to real UDP traffic
+between two endpoints, in its own thread (``python -m voicecore demo`` runs
+its phone call through one).
+
 Everything is driven by ``random.Random(seed)``: the same arguments give the
-same datagrams and arrival times on every machine. Times are integer
-nanoseconds, audio is s16le mono (numpy int16), G.711 payloads are bytes.
+same datagrams and arrival times on every machine (for the relay: the same
+decisions for the same packet order). Times are integer nanoseconds, audio is
+s16le mono (numpy int16), G.711 payloads are bytes.
+
+Long because it keeps the offline model (Sender, deliver, run) and its live
+twin (Link, UdpRelay) side by side, sharing their argument checks.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import math
 import numbers
 import random
 import struct
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -37,6 +48,8 @@ __all__ = [
     "run",
     "RunResult",
     "hostile_datagrams",
+    "Link",
+    "UdpRelay",
 ]
 
 _FRAME_AUDIO = 0
@@ -471,3 +484,166 @@ def hostile_datagrams(seed: int, n: int, *, ssrc: int = 0x1234ABCD) -> list[byte
         else:
             out.append(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))))
     return out
+
+
+# ------------------------------------------------------------------ live relay
+class Link:
+    """One direction of a live network: for each packet, lost (None) or its
+    delay in seconds.
+
+    ``loss``: probability a packet is lost; ``burst``: mean length of a loss
+    burst in packets (1: independent losses; more: Gilbert-Elliott bursts with
+    the same mean loss); ``jitter_ms``: sigma of a Gaussian extra delay
+    (its absolute value, as :func:`deliver` does); ``reorder``: fraction of
+    packets held back a further ``reorder_delay_ms`` (uniform), so they
+    arrive after later ones; ``delay_ms``: the one-way base delay.
+    """
+
+    def __init__(self, *, seed: int = 0, loss: float = 0.0, burst: float = 1.0, jitter_ms: float = 0.0,
+                 reorder: float = 0.0, reorder_delay_ms: tuple[float, float] = (20.0, 40.0),
+                 delay_ms: float = 30.0) -> None:  # fmt: skip
+        _check_range("Link", "loss", loss, 0.0, 0.5, " (a probability; above, bursts cannot keep the mean)")
+        _check_range("Link", "burst", burst, 1.0, 100.0, " packets")
+        _check_range("Link", "jitter_ms", jitter_ms, 0.0, 1000.0, " ms")
+        _check_range("Link", "reorder", reorder, 0.0, 1.0, " (a probability)")
+        _check_range("Link", "delay_ms", delay_ms, 0.0, 5000.0, " ms")
+        for x in reorder_delay_ms:
+            _check_range("Link", "reorder_delay_ms", x, 0.0, 5000.0, " ms")
+        self._rng = random.Random(seed)
+        self.loss, self.burst, self.jitter_ms = loss, burst, jitter_ms
+        self.reorder, self.reorder_delay_ms, self.delay_ms = reorder, reorder_delay_ms, delay_ms
+        self._bad = False
+        self.packets = 0
+        self.lost = 0
+        self.reordered = 0
+
+    def decide(self) -> float | None:
+        """The next packet's fate: None (lost) or its delay in seconds."""
+        rng = self._rng
+        self.packets += 1
+        if self.loss > 0:
+            if self.burst <= 1.0:
+                lost = rng.random() < self.loss
+            else:  # Gilbert-Elliott: lose in the bad state; mean burst `burst`, mean loss `loss`
+                r = 1.0 / self.burst
+                p = self.loss * r / (1.0 - self.loss)
+                self._bad = (rng.random() >= r) if self._bad else (rng.random() < p)
+                lost = self._bad
+            if lost:
+                self.lost += 1
+                return None
+        ms = self.delay_ms
+        if self.jitter_ms:
+            ms += abs(rng.gauss(0.0, self.jitter_ms))
+        if self.reorder and rng.random() < self.reorder:
+            ms += rng.uniform(*self.reorder_delay_ms)
+            self.reordered += 1
+        return ms / 1000.0
+
+
+class UdpRelay:
+    """A UDP relay between two endpoints that impairs their RTP on the way.
+
+    Endpoint A (at ``peer_a``) sends to :attr:`addr_a` and gets what B sent
+    from there; endpoint B likewise with :attr:`addr_b` (so each endpoint's
+    strict source check sees one peer address). The relay's own addresses
+    exist from construction; set ``peer_a`` / ``peer_b`` before :meth:`start`.
+    RTP packets go through ``a_to_b`` / ``b_to_a`` (:class:`Link`); RTCP
+    (payload types 192-223) gets only the base delay. Runs in its own thread, with its own clock, so a busy event
+    loop does not change the network. :attr:`drops` lists ``(direction,
+    monotonic_ns, rtp_seq)`` of every packet it dropped.
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`.
+    """
+
+    def __init__(self, a_to_b: Link, b_to_a: Link, *, peer_a: tuple[str, int] | None = None,
+                 peer_b: tuple[str, int] | None = None, host: str = "127.0.0.1") -> None:  # fmt: skip
+        import socket
+
+        self.peer_a, self.peer_b = peer_a, peer_b
+        self.links = {"a->b": a_to_b, "b->a": b_to_a}
+        self._socks = []
+        for _ in range(2):
+            sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sk.bind((host, 0))
+            sk.setblocking(False)
+            self._socks.append(sk)
+        self.addr_a = self._socks[0].getsockname()[:2]
+        self.addr_b = self._socks[1].getsockname()[:2]
+        self.drops: list[tuple[str, int, int]] = []
+        self.forwarded = {"a->b": 0, "b->a": 0}
+        self.foreign = 0
+        self._queue: list[tuple[float, int, int, bytes]] = []
+        self._n = 0
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> UdpRelay:
+        if self.peer_a is None or self.peer_b is None:
+            raise ValueError("netsim.UdpRelay.start: set peer_a and peer_b (the endpoints' addresses) first")
+        self.peer_a = (str(self.peer_a[0]), int(self.peer_a[1]))
+        self.peer_b = (str(self.peer_b[0]), int(self.peer_b[1]))
+        self._thread = threading.Thread(target=self._run, name="voicecore-netsim-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def __enter__(self) -> UdpRelay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop = True
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        for sk in self._socks:
+            sk.close()
+
+    def _run(self) -> None:
+        import heapq
+        import selectors
+        import time
+
+        sel = selectors.DefaultSelector()
+        for i, sk in enumerate(self._socks):
+            sel.register(sk, selectors.EVENT_READ, i)
+        q = self._queue
+        while not self._stop:
+            now = time.monotonic()
+            while q and q[0][0] <= now:
+                _, _, out, data = heapq.heappop(q)
+                dest = self.peer_b if out == 1 else self.peer_a
+                try:
+                    self._socks[out].sendto(data, dest)  # type: ignore[arg-type]  # set by start()
+                except OSError:
+                    pass
+            timeout = 0.05 if not q else max(0.0, min(0.05, q[0][0] - time.monotonic()))
+            for key, _ in sel.select(timeout):
+                i = key.data
+                while True:
+                    try:
+                        data, src = self._socks[i].recvfrom(4096)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        return
+                    if tuple(src[:2]) != (self.peer_a if i == 0 else self.peer_b):
+                        self.foreign += 1
+                        continue
+                    direction = "a->b" if i == 0 else "b->a"
+                    link = self.links[direction]
+                    t = time.monotonic()
+                    if len(data) >= 2 and 192 <= data[1] <= 223:  # RTCP: delay only
+                        delay: float | None = link.delay_ms / 1000.0
+                    else:
+                        delay = link.decide()
+                    if delay is None:
+                        seq = int.from_bytes(data[2:4], "big") if len(data) >= 4 else -1
+                        self.drops.append((direction, time.monotonic_ns(), seq))
+                        continue
+                    self.forwarded[direction] += 1
+                    self._n += 1
+                    heapq.heappush(q, (t + delay, self._n, 1 - i, data))
+        sel.close()
