@@ -253,7 +253,7 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
     gc.collect()
     base_fds, base_threads = open_fds(), kernel_threads()
     if not base:
-        base = 20000 + 2 * rng.randrange(0, (40000 - 2 * calls) // 2)
+        base = 20000 + 2 * random.SystemRandom().randrange(0, (40000 - 2 * calls) // 2)   # not the seed's
     calls_obj = Calls(calls, base)
     calls_obj.engine.start()
     engine_threads = kernel_threads()

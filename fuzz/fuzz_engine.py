@@ -136,7 +136,8 @@ def test_one_input(data: bytes) -> None:
         RIG = Rig()
     rig = RIG
     r = Reader(data)
-    n = 0
+    n = sent = 0
+    d0 = rig.eng.stats()["datagrams"]
     while r.more() and n < 64:
         n += 1
         op = r.u8()
@@ -159,9 +160,12 @@ def test_one_input(data: bytes) -> None:
         sender = rig.other if op & 0x80 else rig.src
         try:
             sender.sendto(d, port.getsockname())
+            sent += 1
         except (BlockingIOError, OSError):
             pass
-    time.sleep(0.006)                                    # one sub-slot: the engine reads the sockets
+    t_end = time.monotonic() + 0.012                     # until the engine has read them (<= 2 sub-slots)
+    while sent and rig.eng.stats()["datagrams"] < d0 + sent and time.monotonic() < t_end:
+        time.sleep(0.0005)
     rig.drain()
     rig.alive()
 

@@ -10,6 +10,8 @@ keypad digits reported with a duration that fits 32 bits, the digit count
 matches ``dtmf_digits``, a DTMF payload shorter than 4 bytes is never stored,
 pulls return one frame of a known kind, counters never decrease.
 
+VOICECORE_FUZZ_CLOCK=engine: times as the engine gives them (see fuzz_rtp_jitter).
+
     python fuzz/fuzz_rtp_events.py fuzz/corpus/rtp_events -max_total_time=60
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import struct
 
 import harness
-from fuzz_rtp_jitter import DIGITS, KINDS, RESULTS, check_stats, wrap64
+from fuzz_rtp_jitter import DIGITS, ENGINE_CLOCK, KINDS, RESULTS, arrival, check_stats, wrap64
 from harness import Reader, check
 
 from voicecore._native.media import jitter as J
@@ -50,7 +52,7 @@ def test_one_input(data: bytes) -> None:
         op = r.u8()
         kind = op & 3
         if kind == 0 or kind == 3:
-            arr = wrap64(arr + r.i16() * 10_000)
+            arr = arrival(arr, now, r.i16() * 10_000)
             if kind == 0:                         # raw datagram
                 d = r.blob(4096)
                 dtmf_short = False
@@ -83,7 +85,9 @@ def test_one_input(data: bytes) -> None:
             if dtmf_short:
                 check(got != J.RESULT_OK, "a DTMF payload shorter than 4 bytes was stored")
         elif kind == 1:
-            now = wrap64(now + 1_000_000 * fs // (jb.clock_rate // 1000) + r.i16() * 100 * (op >> 5))
+            frame_ns = 1_000_000 * fs // (jb.clock_rate // 1000)
+            dt = r.i16() * 100 * (op >> 5)
+            now = now + frame_ns + max(dt, -frame_ns) if ENGINE_CLOCK else wrap64(now + frame_ns + dt)
             k = jb.pull_into(out, now)
             check(k in KINDS, f"pull kind {k}")
             pulls += 1
