@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import ctypes
 import json
 import os
 import random
@@ -54,6 +55,24 @@ FRAME = 160                                   # 20 ms at 8 kHz
 def rss_kib() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_kib() -> tuple[int, int]:
+    """glibc heap: (bytes in use, bytes held from the system) in KiB, mmapped
+    chunks included; (-1, -1) elsewhere. In use flat while RSS grows means
+    fragmentation, not a leak."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+        m = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return -1, -1
+    return (m.uordblks + m.hblkhd) // 1024, (m.arena + m.hblkhd) // 1024
 
 
 def open_fds() -> int:
@@ -297,8 +316,9 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
                 tot = calls_obj.session_totals()
                 tick = _lat(native["tick_lateness_ms"])
                 send = _lat(native["send_lateness_ms"])
+                inuse, held = heap_kib()
                 row = {
-                    "t_s": round(now - t0, 1), "rss_kib": rss_kib(), "fds": open_fds(), "threads": kernel_threads(),
+                    "t_s": round(now - t0, 1), "rss_kib": rss_kib(), "heap_inuse_kib": inuse, "heap_held_kib": held, "fds": open_fds(), "threads": kernel_threads(),
                     "tasks": len(asyncio.all_tasks()), "calls": sum(s is not None for s in calls_obj.sessions),
                     "engine_sessions": native["sessions"], "churned": calls_obj.churned,
                     "frames": calls_obj.frames - prev["frames"], "bad_frames": calls_obj.bad_frames,
@@ -369,6 +389,8 @@ def summarize(rows: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
         out["rss_max_kib"] = int(rss.max())
         out["rss_growth_kib"] = int(rss[-1] - rss[0])
         out["rss_max_growth_kib"] = int(rss.max() - rss[0])
+        heap = np.array([r["heap_inuse_kib"] for r in warm], float)
+        out["heap_inuse_growth_kib"] = int(heap[-1] - heap[0])
         out["rss_slope_kib_per_h"] = float(np.polyfit(t, rss, 1)[0] * 3600) if len(warm) > 2 else 0.0
         out["fds_range"] = [min(r["fds"] for r in warm), max(r["fds"] for r in warm)]
         out["threads_range"] = [min(r["threads"] for r in warm), max(r["threads"] for r in warm)]
