@@ -46,7 +46,7 @@ step "the test suite under ASan + UBSan"
 (
   export LD_PRELOAD="$ASAN_RT"
   export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$ROOT/fuzz/ubsan.supp
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export VOICECORE_SANITIZED=1
   timeout 1500 .venv-asan/bin/python -m pytest -p no:cacheprovider --timeout=600 -q \
     --ignore=tests/test_valgrind.py

@@ -19,7 +19,7 @@ export LD_PRELOAD="$ATHERIS/asan_with_fuzzer.so"
 # CPython is not instrumented and keeps its own allocations until exit: no leak
 # check. UBSan findings abort (the build uses -fno-sanitize-recover=undefined).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:handle_abort=1:abort_on_error=0:symbolize=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$HERE/ubsan.supp}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$WORK"
 exec "$PY" "$HERE/fuzz_$TARGET.py" "$WORK/corpus/$TARGET" "$HERE/corpus/$TARGET" \
   -artifact_prefix="$WORK/artifacts/$TARGET-" -print_final_stats=1 "$@"
