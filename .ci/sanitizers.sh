@@ -42,16 +42,33 @@ rm -rf .venv-asan
 
 step "the tests (tests/) under ASan + UBSan"
 # detect_leaks=0: CPython keeps its allocations until exit. UBSan findings abort
-# (-fno-sanitize-recover). test_valgrind: valgrind cannot run under ASan. The
+# (-fno-sanitize-recover). Left to the main run: valgrind (cannot run under
+# ASan), RSS bounds (ASan keeps freed memory in its quarantine: +100 MB), and
+# timing bounds (pacing within 2 ms, a DTMF consumer keeping up with a producer
+# pausing 3 us) that instrumented code on two shared cores does not meet. The
+# espeak-ng CLI (a reference in two TTS tests) hangs with the ASan runtime
+# preloaded: a wrapper first on PATH runs it without (libespeak-ng loaded into
+# the tests themselves stays under ASan). The
 # benchmarks (their one-round runs) pass under it too but measure capacity on
 # the machine's two cores; they are left to the main run to keep CI short.
+mkdir -p .ci-build/asan-bin
+if ESPEAK=$(command -v espeak-ng); then
+  printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$ESPEAK" > .ci-build/asan-bin/espeak-ng
+  chmod +x .ci-build/asan-bin/espeak-ng
+fi
 (
+  export PATH="$ROOT/.ci-build/asan-bin:$PATH"
   export LD_PRELOAD="$ASAN_RT"
   export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export VOICECORE_SANITIZED=1
   timeout 1500 .venv-asan/bin/python -m pytest tests -p no:cacheprovider --timeout=600 -q \
-    --ignore=tests/test_valgrind.py
+    --ignore=tests/test_valgrind.py \
+    --deselect tests/test_jitter_review.py::test_concealment_memory_under_valgrind \
+    --deselect tests/test_rtp_reliability.py::test_flood_of_random_datagrams_leaves_the_call_intact \
+    --deselect tests/test_rtp_reliability.py::test_connect_disconnect_churn_leaks_nothing \
+    --deselect tests/test_rtp_reliability.py::test_pacing_holds_while_the_event_loop_is_blocked \
+    --deselect tests/test_jitter_probe.py::test_dtmf_native_producer_python_consumer
 )
 
 step "fuzz targets, ${FUZZ_SECONDS} s each (new corpus entries and crashes in .ci-build/fuzz)"
