@@ -283,7 +283,8 @@ def _lat(h: dict[str, Any]) -> tuple[float, float, float]:
 
 
 async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: float = 1.0, warmup: float = 60.0,
-                   loss: float = 0.03, base: int = 0, seed: int = 1, csv_path: str | None = None) -> dict[str, Any]:
+                   loss: float = 0.03, base: int = 0, seed: int = 1, csv_path: str | None = None,
+                   collect: bool = False) -> dict[str, Any]:
     """Run the soak in this process (the peer in a child process); returns the summary."""
     import gc
 
@@ -346,6 +347,8 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
                 tot = calls_obj.session_totals()
                 tick = _lat(native["tick_lateness_ms"])
                 send = _lat(native["send_lateness_ms"])
+                if collect:
+                    gc.collect()
                 inuse, held = heap_kib()
                 row = {
                     "t_s": round(now - t0, 1), "rss_kib": rss_kib(), "heap_inuse_kib": inuse, "heap_held_kib": held, "fds": open_fds(), "threads": kernel_threads(),
@@ -463,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", type=int, default=0, help="first port (0: random)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--parent", type=int, default=0)
+    p.add_argument("--gc", action="store_true",
+                   help="gc.collect() before each sample (tells memory held by reference cycles from the rest)")
     p.add_argument("--csv", default=None)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
@@ -473,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     warmup = a.warmup if a.warmup is not None else min(300.0, a.seconds / 6)
     res = asyncio.run(run_soak(a.calls, a.seconds, every=a.every, churn=a.churn, warmup=warmup, loss=a.loss,
-                               base=a.base, seed=a.seed, csv_path=a.csv))
+                               base=a.base, seed=a.seed, csv_path=a.csv, collect=a.gc))
     text = json.dumps(res, indent=1)
     if a.json:
         with open(a.json, "w") as f:
