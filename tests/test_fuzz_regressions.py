@@ -35,8 +35,12 @@ def _target(name: str):
         sys.path.remove(str(FUZZ))
 
 
+def _dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
 def _fixed_inputs():
-    for d in sorted(p for p in REG.iterdir() if p.is_dir() and p.name != "open"):
+    for d in (p for p in _dirs(REG) if p.name != "open"):
         for f in sorted(d.iterdir()):
             yield pytest.param(d.name, f, id=f"{d.name}/{f.name}")
 
@@ -47,8 +51,7 @@ def test_fixed_finding_replays_clean(target, path):
 
 
 def _open_inputs():
-    d = REG / "open"
-    for t in sorted(p for p in d.iterdir() if p.is_dir()):
+    for t in _dirs(REG / "open"):
         for f in sorted(t.iterdir()):
             yield pytest.param(t.name, f, id=f"open/{t.name}/{f.name}")
 
