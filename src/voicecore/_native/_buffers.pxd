@@ -5,11 +5,21 @@
 # The one validator of caller buffers: get_input() for data in, get_output_fmt()
 # for every out= (element type and size checked). Messages name the public
 # function (``what``) and the argument (``arg``); a wrong type is a TypeError.
+#
+# Alignment: a buffer whose address is not a multiple of the element size the
+# caller reads or writes (a memoryview slice at an odd offset, an unaligned
+# numpy view) goes through an aligned copy (inputs) or an aligned scratch that
+# release() copies back (out=), so native loops never dereference a
+# misaligned int16_t* / float* (undefined behaviour; UBSan reports it, and a
+# vectorised loop may use aligned loads). Found by fuzz/fuzz_g711_pcm.py.
 from cpython.buffer cimport (
     PyObject_GetBuffer, PyBuffer_Release, PyObject_CheckBuffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT,
     PyBUF_WRITABLE,
 )
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport uintptr_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 cdef enum BufKind:
     KIND_BYTES = 1     # itemsize 1 (bytes, bytearray, uint8/int8 arrays)
@@ -23,6 +33,9 @@ cdef struct Buf:
     Py_ssize_t itemsize
     bint owned             # view below must be released
     Py_buffer view
+    char* bounce           # aligned copy standing in for a misaligned buffer (or NULL)
+    char* orig             # the caller's bytes when bounce is used
+    bint copy_back         # out=: release() copies bounce back to orig
 
 
 cdef inline bint _fmt_is(const char* fmt, char code) noexcept:
@@ -70,6 +83,7 @@ cdef inline int get_input(object obj, Buf* b, int accept, const char* what,
     type; BufferError for non-contiguous input.
     """
     b.owned = False
+    b.bounce = NULL
     if PyBytes_CheckExact(obj):
         # Fast path: bytes are contiguous, read-only, itemsize 1.
         if not (accept & KIND_BYTES):
@@ -87,7 +101,7 @@ cdef inline int get_input(object obj, Buf* b, int accept, const char* what,
     b.len = b.view.len
     b.itemsize = b.view.itemsize
     if _kind_ok(b.view.format, b.itemsize, accept):
-        return 0
+        return _align(b, 4 if b.itemsize == 4 else (2 if accept & KIND_S16 else 1), False)
     f = (<bytes>b.view.format).decode('ascii', 'replace') if b.view.format != NULL else 'B'
     isz = b.itemsize
     release(b)
@@ -102,6 +116,7 @@ cdef inline int get_output_fmt(object obj, Buf* b, Py_ssize_t nbytes, int accept
     receive s16 samples. TypeError for a wrong or read-only type, ValueError
     when it is too small."""
     b.owned = False
+    b.bounce = NULL
     if not PyObject_CheckBuffer(obj):
         _not_a_buffer(obj, accept, what, arg, True)
     try:
@@ -124,7 +139,7 @@ cdef inline int get_output_fmt(object obj, Buf* b, Py_ssize_t nbytes, int accept
         release(b)
         raise ValueError(f"{(<bytes>what).decode()}: {(<bytes>arg).decode()} holds {have} bytes, "
                          f"{nbytes} needed")
-    return 0
+    return _align(b, 4 if accept & KIND_F32 else (2 if accept & KIND_S16 else 1), True)
 
 
 cdef inline int get_s16_output(object obj, Buf* b, Py_ssize_t min_samples, const char* what,
@@ -146,7 +161,28 @@ cdef inline int get_output(object obj, Buf* b, Py_ssize_t nbytes, const char* wh
     return get_output_fmt(obj, b, nbytes, KIND_BYTES | KIND_S16, what)
 
 
+cdef inline int _align(Buf* b, uintptr_t align, bint copy_back) except -1:
+    """Put an aligned copy in front of a misaligned buffer (see the top)."""
+    if (<uintptr_t>b.buf) & (align - 1) == 0 or b.len == 0:
+        return 0
+    b.bounce = <char*>malloc(<size_t>b.len)
+    if b.bounce == NULL:
+        release(b)
+        raise MemoryError(f"cannot allocate an aligned copy of {b.len} bytes")
+    memcpy(b.bounce, b.buf, <size_t>b.len)   # out=: the bytes the callee leaves alone stay as they were
+    b.orig = b.buf
+    b.copy_back = copy_back
+    b.buf = b.bounce
+    return 0
+
+
 cdef inline void release(Buf* b) noexcept:
     if b.owned:
         b.owned = False
+        if b.bounce != NULL:
+            if b.copy_back:
+                memcpy(b.orig, b.bounce, <size_t>b.len)
+            free(b.bounce)
+            b.bounce = NULL
+            b.buf = b.orig
         PyBuffer_Release(&b.view)
