@@ -114,10 +114,8 @@ def test_misaligned_out_of_the_jitter_buffer():
     assert int(kind) == int(kind_b) and bytes(raw[1:]) == pcm
 
 
-# ------------------------------------------------------------------ engine (open: owned by the lead)
+# ------------------------------------------------------------------ engine (fixed: frames carry the session's generation)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine needs Linux")
-@pytest.mark.xfail(strict=True, reason="open: the engine hands a removed session's queued frames to the next "
-                   "session on the same index (frame metadata has no generation); see the issue-13 report")
 def test_engine_index_reuse_gets_no_stale_frames():
     """A call ends while its frames wait for a busy event loop; the loop's
     wake-up budget (max_frames) runs out after the 'removed' event, and the
@@ -150,17 +148,15 @@ def test_engine_index_reuse_gets_no_stale_frames():
         eng.drain(lambda *ev: None)
         assert j == idx
         assert got == sorted(got) and (not got or got[0] == 0), f"call B received call A's frames {got}"
+        assert eng.stats()["stale_frames"] > 0          # call A's frames were dropped and counted
     finally:
         eng.stop()
         for s in socks:
             s.close()
 
 
-# ------------------------------------------------------------------ backend (open: owned by the lead)
+# ------------------------------------------------------------------ backend (fixed: an ended session drops its callbacks)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine needs Linux")
-@pytest.mark.xfail(strict=True, reason="open: a disconnected call's EngineSession stays in a reference cycle "
-                   "with its _Call (callbacks set in RTPVoiceBackend._wire), so its native buffers (~105 KiB) wait "
-                   "for a full cyclic GC; see the issue-13 report (soak)")
 async def test_disconnected_call_is_freed_without_the_cyclic_gc():
     """benchmarks/soak.py found the heap growing ~105 KiB per ended call at
     2 calls/s (+280 MB in 27 min with 500 calls) and flat with gc.collect():

@@ -492,6 +492,11 @@ class EngineSession:
             self._flags &= ~FLAG_PLAYED
         self.engine._forget(self)
         self._close_sockets()
+        # the owner's callbacks usually close over the owner, which holds this
+        # session: drop them so an ended call is freed by reference counting
+        # (its native buffers would otherwise wait for the cyclic GC)
+        self.on_dtmf = self.on_inactive = self.on_active = self.on_bye = None
+        self.on_played = self.on_response_done = self.on_error = self.on_latched = None
 
     def _close_sockets(self) -> None:
         for s in (self.rtp_socket, self.rtcp_socket):

@@ -64,7 +64,7 @@ from voicecore._native.engine.core cimport (
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
     EV_REMOVED, F_DELIVER, F_PLAYED, F_LATCH, F_DELIVER_EARLY, F_MUTED, F_IDLE_SILENCE, F_IDLE_CN,
 )
-from voicecore._native.engine.queues cimport ev_pop, hist_value
+from voicecore._native.engine.queues cimport ev_pop, hist_value, frame_owner
 from voicecore._native.engine.io cimport core_start, core_join, cmd_push
 from voicecore._native.engine.addr cimport set_addr
 from voicecore._native.engine.sink cimport FrameSink
@@ -159,6 +159,7 @@ cdef class Engine:
     cdef list _objs            # per session: python objects the thread points to
     cdef list _sinks           # per session: frame sink callable or None
     cdef list _free_idx
+    cdef uint64_t _stale_frames
     cdef readonly int period_ms
     cdef readonly int subslots
     cdef readonly int max_sessions
@@ -705,6 +706,7 @@ cdef class Engine:
         cdef Ev ev
         cdef vc_frame_meta meta
         cdef int i, n, nb, fs, done = 0
+        cdef uint32_t sidx
         cdef bint more = False
         cdef object sink
         cdef int16_t[:, ::1] bf
@@ -725,7 +727,11 @@ cdef class Engine:
                 arrays = None
                 while done < max_frames and fq_pop(c.fq[i], self._buf, &meta):
                     n = <int>(meta.flags >> 16)
-                    sink = self._sinks[meta.session]
+                    if frame_owner(c, meta.session) == NULL:
+                        self._stale_frames += 1     # its call ended: not the next call's audio
+                        continue
+                    sidx = meta.session & 0xFFFFu
+                    sink = self._sinks[sidx]
                     if sink is BATCH:
                         if arrays is None:
                             m = min(max_frames - done, <int>fq_len(c.fq[i]) + 1)
@@ -748,7 +754,7 @@ cdef class Engine:
                             bk = arrays[2]
                             bn = arrays[3]
                             bl = arrays[4]
-                        bs[nb] = meta.session
+                        bs[nb] = sidx
                         memcpy(&bf[nb, 0], self._buf, 2 * n)
                         if n < fs:
                             memset(&bf[nb, n], 0, 2 * (fs - n))
@@ -768,7 +774,10 @@ cdef class Engine:
             if played_sink is not None:
                 while done < max_frames and fq_pop(c.played, self._buf, &meta):
                     n = <int>(meta.flags >> 16)
-                    played_sink(meta.session, PyBytes_FromStringAndSize(<char*>self._buf, 2 * n),
+                    if frame_owner(c, meta.session) == NULL:
+                        self._stale_frames += 1
+                        continue
+                    played_sink(meta.session & 0xFFFFu, PyBytes_FromStringAndSize(<char*>self._buf, 2 * n),
                                 meta.timestamp, bool(meta.flags & (1 << 15)))
                     done += 1
             else:
@@ -819,6 +828,7 @@ cdef class Engine:
         cdef Core* c = self.c
         cdef dict d = core_stats(c)
         d["period_ms"] = self.period_ms
+        d["stale_frames"] = self._stale_frames
         d["subslots"] = self.subslots
         d["realtime"] = c.rt_priority > 0 and c.rt_error == 0 and self._started
         if c.rt_priority > 0 and c.rt_error:

@@ -44,6 +44,26 @@ cdef inline bint ev_pop(Core* c, Ev* out) noexcept nogil:
     return True
 
 
+# ---------------------------------------------------------------- frames
+cdef inline uint32_t frame_tag(Sess* s) noexcept nogil:
+    """A queued frame's session field: index (low 16 bits, max_sessions <=
+    65536) and generation (high 16 bits), so frames still queued when a call
+    ends are never handed to the next call on the same index."""
+    return (<uint32_t>s.idx & 0xFFFFu) | ((s.gen & 0xFFFFu) << 16)
+
+
+cdef inline Sess* frame_owner(Core* c, uint32_t tag) noexcept nogil:
+    """Python side: the live session a queued frame belongs to, or NULL."""
+    cdef uint32_t idx = tag & 0xFFFFu
+    cdef Sess* s
+    if idx >= <uint32_t>c.max_sessions:
+        return NULL
+    s = c.table[idx]
+    if s == NULL or (s.gen & 0xFFFFu) != (tag >> 16):
+        return NULL
+    return s
+
+
 # ---------------------------------------------------------------- commands
 cdef inline bint cmd_pop(Core* c, Cmd* out) noexcept nogil:
     """Thread side: take the oldest command."""

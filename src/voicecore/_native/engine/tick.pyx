@@ -38,7 +38,7 @@ from voicecore._native.engine.core cimport (
     EV_DTMF, EV_INACTIVE, EV_PLAYED, EV_DTMF_SENT, EV_BYE, EV_RTCP, EV_ERROR, E_SEND, E_RTCP_SEND,
     N_SEG, N_DTMF_OUT, sockaddr_storage, socklen_t,
 )
-from voicecore._native.engine.queues cimport ev_post, hist_add
+from voicecore._native.engine.queues cimport ev_post, hist_add, frame_tag
 from voicecore._native.engine.rtcp cimport (
     RtcpOut, RtcpIn, rtcp_build, rtcp_parse, ntp_now, ntp_mid32, RTCP_OK,
 )
@@ -82,7 +82,7 @@ cdef inline void _inbound(Core* c, Sess* s, int64_t deadline) noexcept nogil:
     else:
         n = s.frame_in
         data = s.in_buf
-    if fq_push(c.fq[s.queue], data, s.idx, s.frames_out, <uint32_t>kind | (<uint32_t>n << 16)):
+    if fq_push(c.fq[s.queue], data, frame_tag(s), s.frames_out, <uint32_t>kind | (<uint32_t>n << 16)):
         s.st.consumer_overflow += 1
         c.st.frame_overflow += 1
     s.frames_out += 1
@@ -264,7 +264,7 @@ cdef void _send_audio(Core* c, Sess* s, const int16_t* x, uint32_t ts, int64_t d
     if s.aec != NULL:
         aec_write(s.aec, x, <uint64_t>F, now, ts)
     if s.tflags & F_PLAYED:
-        if fq_push(c.played, x, s.idx, <uint64_t>now,
+        if fq_push(c.played, x, frame_tag(s), <uint64_t>now,
                    (<uint32_t>F << 16) | (END_FLAG if last else 0)):
             s.st.played_overflow += 1
             c.st.played_overflow += 1
