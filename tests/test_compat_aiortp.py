@@ -141,11 +141,16 @@ def _g722_decodable() -> bool:
 
 
 @pytest.mark.skipif(not HAVE_AIORTP_G722, reason="aiortp's G.722 needs the G722 package (test extra)")
-@pytest.mark.skipif(not _g722_decodable(), reason="the engine does not decode G.722 yet (issue 14)")
+@pytest.mark.skipif(not _g722_decodable(), reason="this build's jitter buffer does not decode G.722")
 async def test_g722_both_ways_with_aiortp():
     """G.722 (16 kHz audio on the 8 kHz RTP clock): aiortp's libg722 stream
     arrives sample for sample as 16 kHz frames, ours decodes at aiortp, and a
-    DTMF digit's duration stays in RTP clock units."""
+    DTMF digit's duration stays in RTP clock units.
+
+    aiortp 0.8 stamps G.722 at 16 kHz (320 per 20 ms packet, its
+    ``samples_per_frame``); RFC 3551 (4.5.2) and desk phones / PBXs use the
+    8 kHz clock (160), as voicecore does. The aiortp peer is set to the RFC's
+    step here; README lists the difference."""
     from aiortp.codecs import get_codec
 
     from voicecore.engine import AudioEngine
@@ -156,6 +161,8 @@ async def test_g722_both_ways_with_aiortp():
     engine = AudioEngine()
     engine.start()
     vc, peer = await _pair(engine, 9)
+    assert peer._sender.timestamp_increment == 320          # aiortp's 16 kHz stamping (see above)
+    peer._sender.timestamp_increment = 160                  # RFC 3551: G.722's RTP clock is 8 kHz
     try:
         assert vc.codec.sample_rate == 16000 and peer.codec.sample_rate == 16000
         got, back, digits = [], [], []
