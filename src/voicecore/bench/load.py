@@ -371,7 +371,11 @@ def _lateness(stack: str, owner: Any, rec: _Recorder, anchors: dict[int, tuple[i
             i = owner["call_of"][call.es.index if stack == "voicecore-batch" else s.id]
             if i in anchors:
                 st = call.es.stats()
-                declared_ns[i] = st["current_delay_ms"] * 1e6 + call.es.jitter.output_delay_samples * 125_000
+                # the jitter buffer's delay is to the start of the frame it cuts;
+                # the whole frame is handed over at once, one period later
+                # than its first sample's deadline (plus the output filter)
+                declared_ns[i] = ((st["current_delay_ms"] + FRAME / 8.0) * 1e6
+                                  + call.es.jitter.output_delay_samples * 125_000)
     times, frames = [], []
     if stack == "voicecore-batch":
         for t, idx, fr, kinds in rec.got:
