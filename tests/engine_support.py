@@ -4,6 +4,7 @@ blocked event loop does not disturb the measurement), and real speech."""
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import threading
@@ -66,19 +67,21 @@ class RawPeer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind((host, port))
-        self.sock.settimeout(0.05)
+        self.sock.setblocking(False)
         self.addr = self.sock.getsockname()[:2]
         self.packets: list[Packet] = []
         self._stop = False
+        self._lock = threading.Lock()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
-    def _run(self) -> None:
+    def _drain(self) -> None:
+        """Record every datagram waiting in the socket (caller holds the lock)."""
         while not self._stop:
             try:
                 data, anc, _flags, addr = self.sock.recvmsg(4096, socket.CMSG_SPACE(16))
-            except (TimeoutError, socket.timeout):
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError:
                 return
             t = time.time_ns()
@@ -87,6 +90,23 @@ class RawPeer:
                     sec, nsec = struct.unpack("qq", cdata[:16])
                     t = sec * 1_000_000_000 + nsec
             self.packets.append(Packet(data, addr, t))
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                ready, _, _ = select.select([self.sock], [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            if ready:
+                with self._lock:
+                    self._drain()
+
+    def _settled(self) -> list[Packet]:
+        # a datagram already sent to us is in the socket: read it now, so a
+        # caller that knows something was sent (wait_playback returned) sees it
+        with self._lock:
+            self._drain()
+            return list(self.packets)
 
     @classmethod
     def pair(cls, host: str = "127.0.0.1") -> tuple[RawPeer, RawPeer]:
@@ -106,10 +126,10 @@ class RawPeer:
         raise OSError("no free even/odd port pair")
 
     def rtp(self, pt: int | None = None) -> list[Packet]:
-        return [p for p in list(self.packets) if not p.is_rtcp and (pt is None or p.pt == pt)]
+        return [p for p in self._settled() if not p.is_rtcp and (pt is None or p.pt == pt)]
 
     def rtcp(self) -> list[Packet]:
-        return [p for p in list(self.packets) if p.is_rtcp]
+        return [p for p in self._settled() if p.is_rtcp]
 
     def send(self, data: bytes, addr: tuple) -> None:
         self.sock.sendto(data, addr)

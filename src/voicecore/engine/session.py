@@ -528,6 +528,7 @@ class EngineSession:
                 st = self._native.stats()
                 why = ", ".join(f"{k}={st.get(k)}" for k in
                                 ("sessions", "commands", "epoll_wakeups", "wakeups", "event_overflow", "ticks"))
+                why += ", " + ", ".join(f"{k}={v}" for k, v in self._native._queue_state().items())
             except Exception as e:  # pragma: no cover - diagnostics only
                 why = repr(e)
             logger.error("voicecore session %s: the engine did not release it in %.1f s (engine: %s; "

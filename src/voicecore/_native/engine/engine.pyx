@@ -45,7 +45,7 @@ from cpython.ref cimport PyObject
 from voicecore._native._buffers cimport Buf, get_input, release, KIND_BYTES, KIND_S16
 from voicecore._native.atomic cimport (
     vc_init, vc_load_relaxed, vc_load_acquire, vc_store_release, vc_store_seq_cst,
-    vc_load_seq_cst, vc_exchange_seq_cst,
+    vc_load_seq_cst, vc_exchange_seq_cst, vc_fence_seq_cst,
 )
 from voicecore._native.media.ring cimport (
     vc_sring, sring_new, sring_free, sring_write,
@@ -789,6 +789,7 @@ cdef class Engine:
             # arm the wake-up, then look again (the thread may have queued
             # something between our last pop and the arming)
             vc_store_seq_cst(&c.armed, 1)
+            vc_fence_seq_cst()            # pairs with the thread's fence in _signal_loop
             if not self._pending():
                 break
             vc_exchange_seq_cst(&c.armed, 0)
@@ -819,6 +820,14 @@ cdef class Engine:
         exact; the set is read while the thread runs, so it is not one
         snapshot."""
         return session_stats(self._get(idx, 0, "session_stats"))
+
+    def _queue_state(self) -> dict:
+        """Diagnostics: the positions of the event / command queues and the
+        loop wake-up flag (read racily while the thread runs)."""
+        cdef Core* c = self.c
+        return {"ev_w": vc_load_acquire(&c.ev_w), "ev_r": vc_load_acquire(&c.ev_r),
+                "cmd_w": vc_load_acquire(&c.cmd_w), "cmd_r": vc_load_acquire(&c.cmd_r),
+                "armed": vc_load_acquire(&c.armed), "removing": c.removing}
 
     def stats(self, bint reset=False) -> dict:
         """Engine counters and the tick lateness / work time and outbound

@@ -23,7 +23,7 @@ from libc.errno cimport errno, EINTR
 
 from voicecore._native.atomic cimport (
     vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
-    vc_exchange_seq_cst, vc_store_seq_cst,
+    vc_exchange_seq_cst, vc_store_seq_cst, vc_fence_seq_cst,
 )
 from voicecore._native.media.jitter cimport JitterBuffer
 from voicecore._native.engine.core cimport (
@@ -389,6 +389,12 @@ cdef void _ticks(Core* c, int64_t now) noexcept nogil:
 cdef void _signal_loop(Core* c) noexcept nogil:
     if c.produced:
         c.produced = False
+        # store-load (Dekker) pairing with drain(): our queue stores must be
+        # visible before we read `armed`, as python's `armed` store is before
+        # it re-reads the queues. Without this fence x86 lets the load pass
+        # the stores (store buffer): both sides miss each other and the loop
+        # is never woken for an event that sits in the queue.
+        vc_fence_seq_cst()
         if vc_load_seq_cst(&c.armed) and vc_exchange_seq_cst(&c.armed, 0):
             vc_efd_signal(c.loop_fd)
             c.st.wakeups += 1
