@@ -147,9 +147,11 @@ cdef class Engine:
         event_queue: events (DTMF, ready, played, ...) that may wait.
         max_catchup: sub-slots run late when the thread was descheduled
             (beyond that they are skipped and counted).
-        read_on_tick: read the sockets once per sub-slot tick (one wake-up
-            per tick however many packets arrive; each datagram keeps its
-            kernel receive time) instead of waking on every arrival.
+        read_on_tick: read each session's RTP socket right before its own
+            sub-slot tick (no polling, one wake-up per tick however many
+            packets arrive; each datagram keeps its kernel receive time; the
+            RTCP sockets are polled once per tick) instead of waking on
+            every arrival.
         realtime_priority: 1-99 runs the I/O thread with SCHED_FIFO at that
             priority (needs CAP_SYS_NICE or an rtprio limit; ``stats()``
             reports ``realtime`` and the error when it did not take); 0 (the

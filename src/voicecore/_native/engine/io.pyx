@@ -3,8 +3,11 @@
 engine's clock, the command queue. It never takes the GIL and never raises.
 
 One wake-up: read what the readable sockets hold (at most RECV_BATCH datagrams
-per socket, with one recvmmsg; the arrival time is read once per wake-up),
-check each datagram's source and hand it to the session's jitter buffer
+per recvmmsg; each datagram keeps the kernel's receive time). In tick mode
+(the default) a session's RTP socket is not polled at all: it is read
+directly right before the session's own sub-slot tick, once per period, and
+only the RTCP sockets are polled; otherwise every socket is in the epoll set.
+Check each datagram's source and hand it to the session's jitter buffer
 (RTCP, also when multiplexed on the RTP port, goes to the RTCP parser); then
 apply python's commands; then run every sub-slot tick that is due (absolute
 deadlines on CLOCK_MONOTONIC through a timerfd: the period is split into
@@ -164,7 +167,10 @@ cdef void _add(Core* c, Sess* s, int64_t now) noexcept nogil:
     # it until it is empty (or re-arm it when the per-wake-up bound stops us)
     ev.events = EPOLLIN | EPOLLET
     ev.data.u64 = <uint64_t>s.idx << 1
-    if epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev) != 0:
+    # tick mode: the RTP socket is read directly right before the session's
+    # tick (once per period, its datagrams keep their kernel receive times);
+    # only the RTCP socket, rarely readable, stays in the polled set
+    if not c.read_on_tick and epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev) != 0:
         ev_post(c, s, EV_ERROR, errno, E_EPOLL, 0)
     if s.rtcp_fd >= 0:
         ev.data.u64 = (<uint64_t>s.idx << 1) | 1
@@ -188,7 +194,8 @@ cdef void _remove(Core* c, Sess* s, bint bye, int64_t now) noexcept nogil:
     cdef int ep = c.sock_ep if c.read_on_tick else c.epfd
     if bye and s.rtcp_on:
         send_rtcp(c, s, now, True)
-    epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, &ev)
+    if not c.read_on_tick:
+        epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, &ev)
     if s.rtcp_fd >= 0:
         epoll_ctl(ep, EPOLL_CTL_DEL, s.rtcp_fd, &ev)
     _slot_remove(c, s)
@@ -283,7 +290,9 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
     cdef int fd = s.rtcp_fd if which else s.fd
     cdef int k, total = 0, want = 4          # one or two datagrams is the common case
     cdef epoll_event ev
-    while total < RECV_MAX:
+    cdef bint direct = c.read_on_tick and not which      # read at its tick, not polled
+    cdef int bound = RECV_MAX * c.nslots if direct else RECV_MAX
+    while total < bound:
         k = vc_rbatch_recv(rb, fd, want)
         if k < 0:
             s.st.recv_errors += 1
@@ -297,6 +306,8 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
             return                               # drained
         want = RECV_BATCH
     # bound reached with data left: re-arm so the next wake-up sees it again
+    if direct:
+        return                                   # read again at its next tick
     ev.events = EPOLLIN | EPOLLET
     ev.data.u64 = (<uint64_t>s.idx << 1) | <uint64_t>which
     epoll_ctl(c.sock_ep if c.read_on_tick else c.epfd, EPOLL_CTL_MOD, fd, &ev)
@@ -349,9 +360,9 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
 
 
 # ====================================================================== the clock
-cdef void _ticks(Core* c, int64_t now) noexcept nogil:
+cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
     cdef uint64_t due, t
-    cdef int64_t deadline, t1, late
+    cdef int64_t deadline, t1, late, rnow, rt_off
     cdef int32_t k, j, n
     cdef int32_t* m
     cdef Sess* s
@@ -373,6 +384,14 @@ cdef void _ticks(Core* c, int64_t now) noexcept nogil:
         k = <int32_t>(t % <uint64_t>c.nslots)
         m = c.members + k * c.max_sessions
         n = c.nmembers[k]
+        if c.read_on_tick:
+            # the sub-slot's RTP sockets, right before their playout
+            rnow = vc_now_ns()
+            rt_off = vc_realtime_ns() - rnow
+            for j in range(n):
+                s = c.table[m[j]]
+                if s.state == S_ACTIVE:
+                    _readable(c, s, 0, rb, rnow, rt_off)
         for j in range(n):
             s = c.table[m[j]]
             if j + 1 < n:                  # the next session's state, while this one works
@@ -477,7 +496,7 @@ cdef void* _main(void* arg) noexcept nogil:
             vc_efd_drain(c.timer_fd)       # the expiration count; deadlines come from the clock
             if c.read_on_tick:
                 _poll_sockets(c, evs, &rb)
-            _ticks(c, vc_now_ns())
+            _ticks(c, vc_now_ns(), &rb)
         _retry_removed(c)
         _signal_loop(c)
     return NULL
