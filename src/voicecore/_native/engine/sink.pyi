@@ -1,10 +1,11 @@
 """Type stub of voicecore._native.engine.sink (see sink.pyx)."""
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, final
 
 BATCH: Final[object]
 
+@final
 class FrameSink:
     def __new__(
         cls,
