@@ -18,6 +18,24 @@ for name in MODULES:
 import voicecore  # noqa: E402
 from voicecore import codec  # noqa: E402
 
+# every pure-Python module of the package imports on this Python (a 3.12-only
+# name such as collections.abc.Buffer at run time would fail here on 3.11)
+import pkgutil  # noqa: E402
+
+for info in pkgutil.walk_packages(voicecore.__path__, "voicecore."):
+    if ".cli" in info.name or info.name.endswith("__main__"):
+        continue
+    try:
+        importlib.import_module(info.name)
+    except ImportError as e:
+        # optional extras (roomkit, aiortp, sherpa-onnx, matplotlib...) may be missing; our own names may not
+        if getattr(e, "name", "") and not str(e.name).startswith("voicecore") and "cannot import name" not in str(e):
+            continue
+        raise
+from voicecore.media.g722 import G722Decoder, G722Encoder  # noqa: E402
+
+assert len(G722Decoder().decode(G722Encoder().encode(bytes(640)))) == 640
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     try:

@@ -16,8 +16,10 @@ implementations (spandsp, libg722) that pass the ITU-T test sequences; see
 
 from __future__ import annotations
 
-from collections.abc import Buffer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer       # collections.abc.Buffer is 3.12+
 
 try:
     from voicecore._native.media import g722 as _g722

@@ -1,4 +1,4 @@
-from collections.abc import Buffer
+from typing_extensions import Buffer
 from typing import Final, final, TypeVar
 
 _B = TypeVar("_B", bound=Buffer)
