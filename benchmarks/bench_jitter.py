@@ -376,10 +376,14 @@ def test_conceal_tick(benchmark, request, capsys, tick_probe, rate, scenario, wh
         t = np.zeros(nticks, np.int64)
         tick_probe.run_ticks(fresh(), blob, off, ln, arrival, t0, period, nticks, t)
         per_tick = np.minimum(per_tick, t)
-    worst = int(np.argmax(per_tick))
     probe_jb = fresh()[:1]
-    kinds = [int(ns.run(probe_jb[0], [ns.Arrival(int(a), blob[o:o + n]) for a, o, n in zip(arrival, off, ln)],
-                        start_ns=t0, duration_ms=nticks * 20).kinds[worst])]
+    all_kinds = np.asarray(ns.run(probe_jb[0], [ns.Arrival(int(a), blob[o:o + n]) for a, o, n in zip(arrival, off, ln)],
+                                  start_ns=t0, duration_ms=nticks * 20).kinds[:nticks], dtype=np.int64)
+    # the most expensive tick in which every buffer conceals (on a busy machine
+    # an audio tick can be the slowest by preemption alone)
+    concealing = np.flatnonzero(all_kinds == 1)
+    worst = int(concealing[np.argmax(per_tick[concealing])]) if concealing.size else int(np.argmax(per_tick))
+    kinds = [int(all_kinds[worst])]
     if which == "mean":
         def setup():
             return (fresh(), blob, off, ln, arrival, t0, period, nticks, np.zeros(nticks, np.int64)), {}
