@@ -10,8 +10,9 @@ digits are keypad digits.
 
 With VOICECORE_FUZZ_CLOCK=engine the times are the ones the engine gives:
 one monotonic clock, arrivals never after the next pull (the short CI runs use
-this; the long runs also explore arbitrary int64 times, where the open
-findings of the issue-13 report live).
+this; the long runs also explore arbitrary int64 times, where the issue-13
+findings in fuzz/regressions/rtp_jitter/ came from: times more than 2^63 ns
+apart, which the buffer now handles without undefined behaviour).
 
     python fuzz/fuzz_rtp_jitter.py fuzz/corpus/rtp_jitter -max_total_time=60
 """

@@ -114,6 +114,77 @@ def test_misaligned_out_of_the_jitter_buffer():
     assert int(kind) == int(kind_b) and bytes(raw[1:]) == pcm
 
 
+# ------------------------------------------------------------------ jitter buffer: far-apart times (fixed)
+_I64 = 2**63
+_FRAME_NS = 20_000_000
+
+
+def _talk(jb, seq0: int, n: int, t_push: int, t_pull: int | None, *, ssrc: int = 0x1234) -> list:
+    """``n`` 20 ms G.711 packets (seq ``seq0``.., timestamps in step) pushed
+    from ``t_push`` and, unless ``t_pull`` is None, a pull after each from
+    ``t_pull`` (ns, 20 ms apart on each clock); returns the push results and
+    the frame kinds."""
+    from voicecore.testing import netsim as ns
+
+    audio = ns.ulaw_encode(ns.speech_like(8000 * 4))
+    out = []
+    for k in range(n):
+        i = seq0 + k
+        p = ns.rtp_packet(i, 1000 + 160 * i, ssrc, 0, audio[160 * (i % 190): 160 * (i % 190) + 160])
+        out.append(jb.push(p, t_push + k * _FRAME_NS))
+        if t_pull is not None:
+            out.append(jb.pull(t_pull + k * _FRAME_NS)[1])
+    return out
+
+
+def _finite_figures(jb, pushes: int) -> None:
+    st = jb.stats()
+    for k in ("jitter_ms", "target_delay_ms", "current_delay_ms"):
+        assert np.isfinite(st[k]), (k, st[k])
+    assert sum(st[k] for k in ("received", "held", "duplicates", "late", "malformed", "oversize", "unknown_pt",
+                               "foreign", "foreign_ssrc", "discarded", "malformed_dtmf")) == pushes
+
+
+def test_jitter_buffer_far_apart_clocks_keep_working():
+    """Arrival and pull times more than 2^63 ns apart (API misuse such as a
+    wall-clock arrival with a monotonic pull; fuzz/regressions/rtp_jitter/
+    ubsan-int64-overflow-*): the probation pair that re-anchors the stream
+    validates (before the fix ``now - cand_arrival`` wrapped and each pull
+    dropped the held packet, so the stream never came back), the figures
+    stay finite, and audio plays again once the clocks agree."""
+    from voicecore.jitter import FrameKind, JitterBuffer, PushResult
+
+    jb = JitterBuffer(clock_rate=8000, frame_ms=20)
+    first = _talk(jb, 100, 50, 10**9, 10**9 + 60_000_000)
+    assert first[1::2][-10:] == [FrameKind.AUDIO] * 10
+    far = _talk(jb, 150, 20, _I64 - 10**12, -_I64 + 10**12)
+    pushes = far[0::2]
+    assert pushes[0] == PushResult.HELD and set(pushes[1:]) == {PushResult.OK}, pushes
+    assert all(k in set(FrameKind) for k in far[1::2])
+    assert jb.stats()["sequence_restarts"] == 1
+    _finite_figures(jb, 70)
+    again = _talk(jb, 170, 60, 5 * 10**12, 5 * 10**12 + 60_000_000)
+    assert again[-40:][1::2] == [FrameKind.AUDIO] * 20, again[-40:]
+    _finite_figures(jb, 130)
+
+
+def test_jitter_buffer_rtcp_jitter_saturates():
+    """A re-anchored stream whose arrivals went 2e18 ns back in time: the
+    A.8 jitter jumps past what the 32-bit RTCP field holds and is reported
+    as 0xFFFFFFFF (fuzz/regressions/rtp_jitter/ubsan-float-cast-rtcp79-*:
+    before the fix an out-of-range double -> uint32 conversion, on x86 a
+    wrapped value)."""
+    from voicecore.jitter import JitterBuffer, PushResult
+
+    jb = JitterBuffer(clock_rate=8000, frame_ms=20)
+    assert set(_talk(jb, 100, 10, 10**18, None)[1:]) == {PushResult.OK}
+    assert set(_talk(jb, 400, 10, -10**18, None)[1:]) == {PushResult.OK}
+    assert jb.stats()["sequence_restarts"] == 1
+    assert jb.rtcp(new_interval=False)["jitter"] == 0xFFFFFFFF
+    assert jb.stats()["jitter_ts"] == 0xFFFFFFFF
+    assert 1e9 < jb.stats()["jitter_ms"] < 1e30
+
+
 # ------------------------------------------------------------------ engine (fixed: frames carry the session's generation)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine needs Linux")
 def test_engine_index_reuse_gets_no_stale_frames():

@@ -427,6 +427,10 @@ cdef class JitterBuffer:
         """Feed one received UDP payload (raw RTP) with its arrival time
         (``arrival_ns``: int ns on a monotonic clock). Never raises for bad
         network input: the datagram is counted in ``stats()`` and dropped.
+        Any int64 time is accepted: arrival and pull times of different
+        clocks, even more than 2^63 ns apart, never overflow (their
+        difference saturates); such packets are judged by that saturated
+        difference (probation, late, re-anchoring).
         Returns a :class:`PushResult` (an int; ``PushResult.OK`` = stored)."""
         cdef Buf b
         cdef int r = -1

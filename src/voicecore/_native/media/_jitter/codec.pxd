@@ -6,7 +6,7 @@
 #   G.722 (RFC 3551): 1 octet = 2 samples at 16 kHz, RTP clock 8 kHz.
 #   Opus (RFC 7587): the packet's TOC gives its duration; RTP clock 48 kHz.
 # G.722 and Opus are stateful: decode.pxd decodes them whole, in order.
-from libc.stdint cimport int16_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int16_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from voicecore._native.media.g711 cimport ulaw_decode, alaw_decode
 from voicecore._native.media.opus cimport OpusDecoder
 from voicecore._native.media._jitter.state cimport (
@@ -42,16 +42,21 @@ cdef inline int64_t jb_ts_delta(const JBState* s, int64_t d) noexcept nogil:
     return -((-v + s.tsd - 1) // s.tsd)
 
 
-cdef inline int64_t jb_rtp_delta(const JBState* s, int64_t d) noexcept nogil:
+cdef inline uint32_t jb_rtp_ts(const JBState* s, int64_t d) noexcept nogil:
     """A timeline difference ``d`` (samples) in RTP timestamp units, rounded
-    down (the inverse of jb_ts_delta)."""
-    cdef int64_t v
+    down, modulo 2^32 (the inverse of jb_ts_delta, for adding to a 32-bit
+    RTP timestamp). Computed without overflow for any ``d``: unsigned
+    (modular) products, and floor(d * tsd / tsn) split as
+    q * tsd + floor(r * tsd / tsn) with d = q * tsn + r, 0 <= r < tsn."""
+    cdef int64_t q, r
     if s.tsn == 1:
-        return d * s.tsd
-    v = d * s.tsd
-    if v >= 0:
-        return v // s.tsn
-    return -((-v + s.tsn - 1) // s.tsn)
+        return <uint32_t>(<uint64_t>d * <uint64_t>s.tsd)
+    q = d // s.tsn               # C division (cdivision): truncates toward zero
+    r = d - q * s.tsn
+    if r < 0:
+        q -= 1
+        r += s.tsn
+    return <uint32_t>(<uint64_t>q * <uint64_t>s.tsd + <uint64_t>(r * s.tsd // s.tsn))
 
 
 cdef inline void jb_decode(int codec, const uint8_t* pay, int64_t off, int16_t* dst, int m) noexcept nogil:

@@ -4,14 +4,16 @@
 from libc.math cimport fabs
 from libc.stdint cimport int64_t
 from voicecore._native.media._jitter.rtcp cimport jb_rr_transit
+from voicecore._native.media._jitter.arith cimport jb_elapsed
 from voicecore._native.media._jitter.state cimport (
     JBState, JDelay, WINDOW_NS, FORGET, QUANTILE, MARGIN_MS,
 )
 
 
 cdef inline double jb_now_s(const JBState* s, int64_t now) noexcept nogil:
-    """``now`` (ns) in samples since the stream started."""
-    return <double>(now - s.t0_ns) * s.rate / 1e9
+    """``now`` (ns) in samples since the stream started (the elapsed ns
+    saturate at the int64 range: +-4.4e14 samples at 48 kHz)."""
+    return <double>jb_elapsed(now, s.t0_ns) * s.rate / 1e9
 
 
 cdef inline double jb_ref(const JDelay* d) noexcept nogil:
@@ -41,18 +43,19 @@ cdef inline void jb_timing(JBState* s, int64_t ext_ts, int64_t now) noexcept nog
     cdef int b, i
     jb_rr_transit(&s.rr, transit)
     d.have_transit = True
-    if now - d.win_start >= WINDOW_NS:
+    if jb_elapsed(now, d.win_start) >= WINDOW_NS:
         d.tmin_prev = d.tmin_cur
         d.tmin_cur = transit
         d.win_start = now
     elif transit < d.tmin_cur:
         d.tmin_cur = transit
     r_ms = (transit - jb_ref(d)) * 1000.0 / s.rate
-    b = <int>r_ms
-    if b < 0:
-        b = 0
-    elif b >= d.nbins:
+    if r_ms > 0.0 and r_ms < d.nbins:     # clamped before the cast (r_ms may be far outside int)
+        b = <int>r_ms
+    elif r_ms >= d.nbins:
         b = d.nbins - 1
+    else:
+        b = 0
     d.hw /= FORGET
     d.hgram[b] += d.hw
     d.htotal += d.hw

@@ -9,6 +9,7 @@ from voicecore._native.media._jitter.state cimport (
     JBState, JDtmf, vc_load_relaxed, vc_load_acquire, vc_store_release,
 )
 from voicecore._native.media._jitter.codec cimport jb_ts_delta
+from voicecore._native.media._jitter.arith cimport jb_elapsed
 
 
 cdef inline void jb_dtmf_report(JBState* s, int code, int64_t base, int64_t dur, uint32_t ts) noexcept nogil:
@@ -49,7 +50,7 @@ cdef inline bint jb_dtmf_pop(JDtmf* t, JDtmfEvent* out) noexcept nogil:
 cdef inline void jb_dtmf_timeout(JBState* s, int64_t now) noexcept nogil:
     """Report an event whose end packets never came, ``dtmf_timeout_ms`` after its last update."""
     cdef JDtmf* t = &s.dt
-    if t.active and now - t.last_ns > s.dtmf_timeout_ns:
+    if t.active and jb_elapsed(now, t.last_ns) > s.dtmf_timeout_ns:
         t.active = False
         jb_dtmf_report(s, t.code, t.base, t.dur, t.ts)
 

@@ -3,10 +3,11 @@
 # through decode.pxd), conceals what is missing (plc.pxd, or libopus for
 # Opus), fills pauses with silence or comfort noise, and time-scales (a
 # few samples per frame) to move towards the delay target.
-from libc.math cimport fabs, llround, pow as cpow
+from libc.math cimport fabs, pow as cpow
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, memmove
-from voicecore._native.media._jitter.codec cimport jb_rtp_delta
+from voicecore._native.media._jitter.codec cimport jb_rtp_ts
+from voicecore._native.media._jitter.arith cimport jb_elapsed, jb_tl_round
 from voicecore._native.media._jitter.decode cimport jb_cut, jb_opus_conceal, jb_g722_track
 from voicecore._native.media._jitter.types cimport K_AUDIO, K_CONCEALED, K_SILENCE, K_COMFORT_NOISE
 from voicecore._native.media._jitter.state cimport (
@@ -199,7 +200,7 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
     if s.dt.active:
         jb_dtmf_timeout(s, now)
     s.st.frames_out += 1
-    if s.cand_valid and now - s.cand_arrival > PROBATION_NS:
+    if s.cand_valid and jb_elapsed(now, s.cand_arrival) > PROBATION_NS:
         jb_drop_candidate(s)            # probation expired: the held packet is dropped
     if not s.have_stream:
         memset(out, 0, F * sizeof(int16_t))
@@ -226,10 +227,10 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
             if s.read_seq <= s.max_ext:
                 sl = &s.slots[s.read_seq & s.mask]
                 if sl.seq == s.read_seq and sl.state == SLOT_MEDIA and sl.ts >= s.play_ts:
-                    tgt = llround(ideal)
+                    tgt = jb_tl_round(ideal)
                     s.play_ts = tgt if tgt < sl.ts else sl.ts
             else:
-                s.play_ts = llround(ideal)
+                s.play_ts = jb_tl_round(ideal)
         else:
             err = <double>s.play_ts - ideal
             if s.adjusting == 0 and fabs(err) > 10.0 * s.rate / 1000.0:
@@ -242,8 +243,9 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
                     v = s.hist[s.hist_end - F + i]
                     acc += v if v >= 0 else -v
                 kmax = F // 4 if acc < 300 * F else F // 16
-                k = <int>fabs(err)
-                if k > kmax:
+                if fabs(err) < kmax:       # clamped before the cast (err may be far outside int)
+                    k = <int>fabs(err)
+                else:
                     k = kmax
                 if err < 0:
                     n = F + k
@@ -269,7 +271,7 @@ cdef inline int jb_pull(JBState* s, int16_t* out, int64_t now) noexcept nogil:
         s.hist_end = he0 + F
         s.st.time_scaled_samples += <uint64_t>k
     memcpy(out, s.hist + s.hist_end - s.dl - F, F * sizeof(int16_t))
-    s.played_ts = s.ref_ts32 + <uint32_t>jb_rtp_delta(s, s.play_ts - s.dl - F - s.ref_ext_ts)
+    s.played_ts = s.ref_ts32 + jb_rtp_ts(s, s.play_ts - s.dl - F - s.ref_ext_ts)
     s.have_played = True
     if s.flags & F_CONCEAL:
         s.st.concealed_frames += 1

@@ -61,6 +61,7 @@ cdef inline void jb_rr_report(JRr* r, JRtcp* out, bint new_interval, double to_r
     cdef int64_t expected = <int64_t>ext_max - r.base_seq + 1
     cdef int64_t lost = expected - <int64_t>r.received
     cdef int64_t exp_int, rec_int, lost_int
+    cdef double jit
     if lost > 0x7FFFFF:
         lost = 0x7FFFFF
     elif lost < -0x800000:
@@ -78,4 +79,10 @@ cdef inline void jb_rr_report(JRr* r, JRtcp* out, bint new_interval, double to_r
     if new_interval:
         r.expected_prior = expected
         r.received_prior = <int64_t>r.received
-    out.jitter = <uint32_t>(r.jitter * to_rtp)
+    jit = r.jitter * to_rtp                     # >= 0; saturates at the 32-bit field
+    if jit >= 4294967295.0:
+        out.jitter = 0xFFFFFFFF
+    elif jit > 0.0:
+        out.jitter = <uint32_t>jit
+    else:
+        out.jitter = 0

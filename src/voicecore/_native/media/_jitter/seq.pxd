@@ -3,7 +3,7 @@
 # plus a timestamp-consistency check), the 2-packet probation that starts or
 # restarts a stream, the takeover by another SSRC once the established one has
 # stopped, storing accepted packets, and the outcome counters (one per push).
-from libc.math cimport fabs, llround
+from libc.math cimport fabs
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from voicecore._native.media._jitter.types cimport (
@@ -20,6 +20,7 @@ from voicecore._native.media._jitter.parse cimport jb_parse
 from voicecore._native.media._jitter.delay cimport jb_now_s, jb_ref, jb_timing
 from voicecore._native.media._jitter.dtmf cimport jb_dtmf, jb_dtmf_timeout
 from voicecore._native.media._jitter.codec cimport jb_samples, jb_ts_delta
+from voicecore._native.media._jitter.arith cimport jb_elapsed, jb_tl_round
 
 
 cdef inline bint jb_consistent(const JBState* s, uint32_t ts, int64_t now) noexcept nogil:
@@ -28,7 +29,7 @@ cdef inline bint jb_consistent(const JBState* s, uint32_t ts, int64_t now) noexc
     delay + 60 ms), rather than a stray or a timestamp discontinuity?"""
     cdef int64_t ext_ts = s.ref_ext_ts + jb_ts_delta(s, <int32_t>(ts - s.ref_ts32))
     cdef double dts_ns = <double>(ext_ts - s.max_media_ts) * 1e9 / s.rate
-    cdef double darr = <double>(now - s.max_arrival)
+    cdef double darr = <double>jb_elapsed(now, s.max_arrival)
     cdef double tol = (s.max_delay * 1e9 / s.rate) + 60e6
     return fabs(dts_ns - darr) <= tol
 
@@ -62,7 +63,7 @@ cdef inline bint jb_ts_paced(const JBState* s, uint32_t ts0, int64_t arr0, uint3
     """Do two packets' timestamps advance with their arrival times (within the
     maximum delay + 60 ms)?"""
     cdef double dts = <double>(<int32_t>(ts - ts0)) * 1e9 / s.rtp_rate
-    return fabs(dts - <double>(now - arr0)) <= s.max_delay * 1e9 / s.rate + 60e6
+    return fabs(dts - <double>jb_elapsed(now, arr0)) <= s.max_delay * 1e9 / s.rate + 60e6
 
 
 cdef inline bint jb_pair_paced(const JBState* s, uint32_t ssrc, uint32_t ts, int kind, int64_t now) noexcept nogil:
@@ -78,7 +79,7 @@ cdef inline bint jb_pair_paced(const JBState* s, uint32_t ssrc, uint32_t ts, int
     if not jb_ts_paced(s, s.cand_ts, s.cand_arrival, ts, now):
         return False
     dts = <double>(<int32_t>(ts - s.cand_ts)) * 1e9 / s.rtp_rate
-    darr = <double>(now - s.cand_arrival)
+    darr = <double>jb_elapsed(now, s.cand_arrival)
     if s.have_stream and ssrc == s.ssrc and darr < 0.5 * dts:
         return False
     return True
@@ -215,7 +216,7 @@ cdef inline int64_t jb_map_arrival(JBState* s, int64_t arrival) noexcept nogil:
     recent packet, never over the audio already buffered."""
     cdef int64_t mapped
     if s.d.have_transit:
-        mapped = llround(jb_now_s(s, arrival) - jb_ref(&s.d))
+        mapped = jb_tl_round(jb_now_s(s, arrival) - jb_ref(&s.d))
     else:
         mapped = s.max_media_ts
     if mapped < s.media_end:
@@ -233,7 +234,7 @@ cdef inline int jb_candidate(JBState* s, uint32_t ssrc, uint16_t seq, uint32_t t
     cdef int code
     cdef uint16_t gap
     if (s.cand_valid and ssrc == s.cand_ssrc and seq == <uint16_t>(s.cand_seq + 1)
-            and now - s.cand_arrival <= PROBATION_NS
+            and jb_elapsed(now, s.cand_arrival) <= PROBATION_NS
             and jb_pair_paced(s, ssrc, ts, kind, now)):
         # Two sequential packets: (re)synchronise on them.
         s.cand_valid = False
@@ -267,7 +268,7 @@ cdef inline int jb_candidate(JBState* s, uint32_t ssrc, uint16_t seq, uint32_t t
             code = jb_accept(s, s.max_ext + 1, seq, ts, kind, codec, p, plen, now, True)
         jb_count(s, code)
         return code
-    if not s.have_stream and s.cand_valid and ssrc != s.cand_ssrc and now - s.cand_arrival < CAND_PRIORITY_NS:
+    if not s.have_stream and s.cand_valid and ssrc != s.cand_ssrc and jb_elapsed(now, s.cand_arrival) < CAND_PRIORITY_NS:
         # another source is already on probation: first come keeps priority
         # briefly, so two interleaved SSRCs cannot keep resetting each other
         s.st.foreign_ssrc += 1
@@ -301,13 +302,13 @@ cdef inline bint jb_takeover_ready(const JBState* s, int64_t now, int horizon) n
     cdef int i
     if f.n < 2:
         return False
-    if now - f.arrival[(f.head + f.n - 1) % FR_CAP] > CAND_PRIORITY_NS:
+    if jb_elapsed(now, f.arrival[(f.head + f.n - 1) % FR_CAP]) > CAND_PRIORITY_NS:
         return False
     if s.media_end > s.play_ts + horizon:
         return False
     for i in range(f.n_intruders):
         if f.intruders[i] == f.ssrc:
-            return now - s.last_own_ns >= INTRUDER_QUIET_NS
+            return jb_elapsed(now, s.last_own_ns) >= INTRUDER_QUIET_NS
     return True
 
 
@@ -335,7 +336,7 @@ cdef inline int jb_takeover(JBState* s, int64_t now, bint tail_is_push) noexcept
         mapped = 0x7FFFFFFFFFFFFFFF
         for i in range(f.n):
             k = (f.head + i) % FR_CAP
-            m = llround(jb_now_s(s, f.arrival[k]) - ref) - jb_ts_delta(s, <int32_t>(f.ts[k] - f.ts[kmin]))
+            m = jb_tl_round(jb_now_s(s, f.arrival[k]) - ref) - jb_ts_delta(s, <int32_t>(f.ts[k] - f.ts[kmin]))
             if m < mapped:
                 mapped = m
         if mapped < s.media_end:
@@ -377,7 +378,7 @@ cdef inline int jb_foreign(JBState* s, const JHdr* h, const uint8_t* p, int64_t 
     cdef JForeign* f = &s.fr
     cdef int i, k, d, tail = (f.head + f.n - 1) % FR_CAP, plen = h.plen
     cdef bint fits = False
-    if f.n > 0 and h.ssrc == f.ssrc and now - f.arrival[tail] <= PROBATION_NS:
+    if f.n > 0 and h.ssrc == f.ssrc and jb_elapsed(now, f.arrival[tail]) <= PROBATION_NS:
         d = <int16_t>(h.seq - f.seq[tail])
         fits = (-FR_CAP < d < FR_CAP and d != 0
                 and (h.kind != KIND_MEDIA or (f.info[tail] >> 4) != KIND_MEDIA
@@ -390,7 +391,7 @@ cdef inline int jb_foreign(JBState* s, const JHdr* h, const uint8_t* p, int64_t 
         if f.n == FR_CAP:
             f.head = (f.head + 1) % FR_CAP
             f.n -= 1
-    elif f.n > 0 and h.ssrc != f.ssrc and now - f.arrival[tail] < CAND_PRIORITY_NS:
+    elif f.n > 0 and h.ssrc != f.ssrc and jb_elapsed(now, f.arrival[tail]) < CAND_PRIORITY_NS:
         # another foreign SSRC is being kept: first come keeps priority briefly
         s.st.foreign_ssrc += 1
         return R_FOREIGN_SSRC
@@ -461,7 +462,7 @@ cdef inline int jb_push(JBState* s, const uint8_t* d, Py_ssize_t n, int64_t now)
         # a timestamp far outside the timeline never reaches the delay
         # estimate (too old: late; in the future: a stray)
         off_ns = (<double>(jb_ts_delta(s, <int32_t>(h.ts - s.ref_ts32)) + s.ref_ext_ts - s.max_media_ts)
-                  * 1e9 / s.rate - <double>(now - s.max_arrival))
+                  * 1e9 / s.rate - <double>jb_elapsed(now, s.max_arrival))
         tol_ns = s.max_delay * 1e9 / s.rate + 60e6
         if off_ns < -tol_ns:
             jb_rr_update(&s.rr, h.seq)
