@@ -8,6 +8,11 @@ for 1 s after a 0.5 s warm-up: a few seconds per stack. With
 ratio against roomkit + aiortp (CPU per packet, >= 3x). The full ladder and
 its table are ``python -m voicecore bench`` (see the README).
 
+``test_srtp_cost`` measures voicecore's CPU time per packet with SDES-SRTP
+(AES_CM_128_HMAC_SHA1_80 on every call, both ways) right after the plain run
+at the same number of calls: 20 calls as a test, 200 and 500 calls with
+``--benchmark-enable`` (the table and the same-session ratios).
+
     python -m pytest benchmarks/bench_capacity.py --benchmark-enable -s
 """
 
@@ -62,3 +67,46 @@ def test_capacity_ratio(request):
     ratio = rk["cpu_us_per_packet"] / vc["cpu_us_per_packet"]
     print(f"\nroomkit / voicecore CPU per packet, same run: {ratio:.1f}x")
     assert ratio >= 3.0
+
+
+@pytest.mark.parametrize("stack", ["voicecore", "voicecore-batch"])
+def test_srtp_cost(benchmark, request, stack):
+    """CPU time per packet with SDES-SRTP (AES_CM_128_HMAC_SHA1_80, every call
+    both ways) against the plain run at the same number of calls, measured one
+    after the other in this session (``python -m voicecore bench --srtp``).
+    With --benchmark-enable: 200 and 500 calls, the table and the ratios."""
+    from voicecore.bench import capacity, report
+    from voicecore.media import srtp
+
+    if not srtp.AVAILABLE:
+        pytest.skip(str(srtp.UNAVAILABLE_REASON))
+    enabled = not request.config.getoption("benchmark_disable", True)
+    calls, seconds, warmup = ([200, 500], 4.0, 2.0) if enabled else ([20], 1.0, 0.5)
+    cpus = capacity.cpus()
+    rx, gen = (cpus[0], cpus[1]) if len(cpus) > 1 else (None, None)
+    out: list[dict] = []
+
+    def run() -> None:
+        out[:] = capacity.ladder([stack], ["both"], calls, seconds=seconds, warmup=warmup, rx_cpu=rx, gen_cpu=gen,
+                                 srtp="AES_CM_128_HMAC_SHA1_80")
+
+    benchmark.group = "capacity-srtp"
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    assert [r.get("error") for r in out] == [None] * len(out), out
+    plain = [r for r in out if not r.get("srtp")]
+    with_srtp = capacity.srtp_cost(out)
+    assert [r["calls"] for r in with_srtp] == [r["calls"] for r in plain] == calls
+    for r in with_srtp:
+        assert r["srtp"] == "AES_CM_128_HMAC_SHA1_80" and r["srtp_failures"] == 0, r
+        assert r["rx_packets"] > 0 and r["tx_packets"] > 0
+        assert r["delivered_pct"] > 99.0, r     # every packet authenticated and delivered on loopback
+        benchmark.extra_info[f"{r['calls']}_plain_us_per_packet"] = r["plain_us_per_packet"]
+        benchmark.extra_info[f"{r['calls']}_srtp_us_per_packet"] = r["cpu_us_per_packet"]
+        benchmark.extra_info[f"{r['calls']}_srtp_ratio"] = r["srtp_ratio"]
+    if enabled:
+        print()
+        for line in report.srtp_table(out):
+            print(line)
+        # protect + unprotect of a 172-byte packet is a few microseconds (libsrtp's
+        # crypto backend decides): the SRTP run must stay within 3x the plain one
+        assert all(r["srtp_ratio"] < 3.0 for r in with_srtp), with_srtp
