@@ -38,7 +38,8 @@ def _cpus() -> tuple[int | None, int | None]:
 
 
 def _enabled(config) -> bool:
-    return not config.getoption("benchmark_disable", True)
+    """--benchmark-enable on the command line wins over the --benchmark-disable of addopts."""
+    return not (config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False))
 
 
 STACKS = ["voicecore", "voicecore-batch", "roomkit"]

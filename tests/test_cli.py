@@ -87,7 +87,7 @@ HELP_MUST_SAY = {
                 "caller.wav", "--mock", "--no-fetch", "56 MB", "58 MB", "--quiet", "RTPVoiceBackend", "examples:"],
     ("bench",): ["usage: ", "--quick", "under a minute", "--calls N,N,...", "1 to 20000", "--stacks NAME,...",
                  "voicecore-batch", "roomkit", "--mode {recv,both,all}", "--seconds S", "0.5 to 600 s",
-                 "--warmup S", "--engines K", "--no-pacing", "--json FILE", "--plot FILE.png", "matplotlib",
+                 "--warmup S", "--engines K", "--srtp [SUITE]", "AES_CM_128_HMAC_SHA1_80", "--no-pacing", "--json FILE", "--plot FILE.png", "matplotlib",
                  "--quiet", "95 %", "5 ms", "99.9 %", "100 ms of every second", "examples:"],
     ("models",): ["fetch", "list", "path", "VOICECORE_MODELS_DIR", "examples:"],
     ("models", "fetch"): ["[NAME ...]", "moonshine", "piper-joe", "silero-vad", " MB", "SHA-256", "--quiet",
@@ -147,6 +147,7 @@ USAGE_ERRORS = [
     (["bench", "--engines", "two"], "argument --engines: must be an integer from 1 to the number of CPUs, got 'two'"),
     (["bench", "--plot", "capacity.svg"], "argument --plot: the file name must end in .png, got 'capacity.svg'"),
     (["bench", "--json", "/nonexistent-dir/x.json"], "argument --json: the folder /nonexistent-dir does not exist"),
+    (["bench", "--srtp", "AES_CM_999"], "argument --srtp: unknown SRTP suite 'AES_CM_999'; known: AES_CM_128_HMAC_SHA1_80"),
     (["bench", "extra"], "python -m voicecore bench: error: unrecognized arguments: extra"),
     (["models", "nope"], "python -m voicecore models: error: argument SUBCOMMAND: invalid choice: 'nope'"),
     (["models", "fetch", "bogus"], "python -m voicecore models fetch: error: unknown model 'bogus'; known: "

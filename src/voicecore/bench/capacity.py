@@ -16,6 +16,13 @@ to the next core, so on a machine with K cores each core carries one
 receiver and one generator. A step is sustained when every engine keeps the
 lateness and delivery limits (the CPU limit is left out: each core is shared
 with a generator by construction).
+
+With ``srtp`` (a suite), every point of voicecore's stacks is measured a
+second time right after the plain one, with SDES-SRTP on every call (same
+calls, same pinning): the SRTP point carries ``srtp`` (the suite),
+``plain_us_per_packet`` and ``srtp_ratio`` (its CPU time per packet over the
+plain point's). SRTP points do not steer the ladder and are left out of the
+"largest sustained" summary; :func:`srtp_cost` lists them.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 
 from voicecore.bench import load
 
-__all__ = ["LIMITS", "Step", "engines_ladder", "ladder", "sustained"]
+__all__ = ["LIMITS", "Step", "engines_ladder", "ladder", "srtp_cost", "sustained"]
 
 #: What "sustained" means (receiver CPU % of one core, p99 lateness ms, delivered %).
 LIMITS = {"cpu_pct": 95.0, "lateness_p99_ms": 5.0, "delivered_pct": 99.9}
@@ -42,6 +49,7 @@ class Step:
     mode: str
     calls: int
     engines: int = 1
+    srtp: str | None = None
 
 
 def cpus() -> list[int]:
@@ -90,11 +98,29 @@ def generator_note(r: dict[str, Any]) -> str | None:
     return "; ".join(notes) or None
 
 
+def _point(stack: str, mode: str, n: int, srtp: str | None, *, seconds: float, warmup: float,
+           rx_cpu: int | None, gen_cpu: int | None) -> dict[str, Any]:
+    try:
+        r = load.measure(stack, n, seconds=seconds, warmup=warmup, both=mode == "both",
+                         rx_cpu=rx_cpu, gen_cpu=gen_cpu, srtp=srtp)  # fmt: skip
+    except (RuntimeError, OSError, ValueError) as exc:
+        r = {"stack": stack, "calls": n, "both": mode == "both", "srtp": srtp,
+             "error": " ".join(str(exc).split())[-300:]}
+    r["mode"] = mode
+    r["sustained"] = sustained(r)
+    r["why_not"] = failures(r)
+    r["generator_note"] = generator_note(r) if "error" not in r else None
+    return r
+
+
 def ladder(stacks: Iterable[str], modes: Iterable[str], calls: list[int], *, seconds: float, warmup: float,
            rx_cpu: int | None, gen_cpu: int | None,
-           on_step: Callable[[Step, dict[str, Any] | None], None] | None = None) -> list[dict[str, Any]]:
+           on_step: Callable[[Step, dict[str, Any] | None], None] | None = None,
+           srtp: str | None = None) -> list[dict[str, Any]]:
     """Measure every (stack, mode) over ``calls``; returns the points in order.
-    ``on_step(step, None)`` before a point and ``on_step(step, result)`` after."""
+    ``on_step(step, None)`` before a point and ``on_step(step, result)`` after.
+    ``srtp``: also measure each point of voicecore's stacks with SDES-SRTP
+    (this suite), right after the plain one (see the module docstring)."""
     out = []
     for mode in modes:
         for stack in stacks:
@@ -103,18 +129,22 @@ def ladder(stacks: Iterable[str], modes: Iterable[str], calls: list[int], *, sec
                 step = Step(stack, mode, n)
                 if on_step:
                     on_step(step, None)
-                try:
-                    r = load.measure(stack, n, seconds=seconds, warmup=warmup, both=mode == "both",
-                                     rx_cpu=rx_cpu, gen_cpu=gen_cpu)  # fmt: skip
-                except (RuntimeError, OSError, ValueError) as exc:
-                    r = {"stack": stack, "calls": n, "both": mode == "both", "error": " ".join(str(exc).split())[-300:]}
-                r["mode"] = mode
-                r["sustained"] = sustained(r)
-                r["why_not"] = failures(r)
-                r["generator_note"] = generator_note(r) if "error" not in r else None
+                r = _point(stack, mode, n, None, seconds=seconds, warmup=warmup, rx_cpu=rx_cpu, gen_cpu=gen_cpu)
                 out.append(r)
                 if on_step:
                     on_step(step, r)
+                if srtp is not None and stack != "roomkit" and "error" not in r:
+                    step = Step(stack, mode, n, srtp=srtp)
+                    if on_step:
+                        on_step(step, None)
+                    rs = _point(stack, mode, n, srtp, seconds=seconds, warmup=warmup, rx_cpu=rx_cpu,
+                                gen_cpu=gen_cpu)  # fmt: skip
+                    if "error" not in rs:
+                        rs["plain_us_per_packet"] = r["cpu_us_per_packet"]
+                        rs["srtp_ratio"] = rs["cpu_us_per_packet"] / r["cpu_us_per_packet"]
+                    out.append(rs)
+                    if on_step:
+                        on_step(step, rs)
                 if r["sustained"]:
                     bad = 0
                     continue
@@ -128,10 +158,15 @@ def largest_sustained(points: list[dict[str, Any]], stack: str, mode: str, engin
     """The largest N of the ladder sustained (0: none), for one stack and direction."""
     best = 0
     for r in points:
-        if r.get("stack") == stack and r.get("mode") == mode and r.get("sustained"):
+        if r.get("stack") == stack and r.get("mode") == mode and r.get("sustained") and not r.get("srtp"):
             if engines is None or r.get("engines") == engines:
                 best = max(best, r["calls"])
     return best
+
+
+def srtp_cost(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The SRTP points of a ladder measured with ``srtp`` (each with its plain twin's figure)."""
+    return [r for r in points if r.get("srtp") and not r.get("error") and not r.get("engines")]
 
 
 def engines_ladder(k_max: int, calls: list[int], *, stack: str, mode: str, seconds: float, warmup: float,

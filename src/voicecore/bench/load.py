@@ -19,6 +19,12 @@ then the orchestrator tells the generator ``stop`` and reads its own figures
 (send lateness, underruns, skipped ticks: a generator that fell behind makes
 the point invalid, and the table says so).
 
+With ``srtp`` (a suite name, for example ``AES_CM_128_HMAC_SHA1_80``) every
+call is SDES-SRTP both ways, RTCP off as always here: the generator protects
+and the receiver unprotects (and, both ways, protects) in the engine thread.
+The keys are derived from the call number (:func:`bench_keys`), so the two
+processes agree without talking; they are benchmark keys, not secrets.
+
 The receiver measures, over a window after a warm-up: CPU time of the whole
 process (all threads) per packet handled, the share of the packets sent
 that reached the application as audio (see ``_delivery``), kernel socket
@@ -55,7 +61,7 @@ import numpy as np
 
 from voicecore.bench import stamp
 
-__all__ = ["STACKS", "measure", "run_generator", "run_receiver"]
+__all__ = ["STACKS", "bench_keys", "measure", "run_generator", "run_receiver"]
 
 #: Stacks a receiver can run.
 STACKS = ("voicecore", "voicecore-batch", "roomkit")
@@ -70,6 +76,29 @@ SAMPLED_CALLS = 64               # calls whose packets carry stamps (spread over
 def sample_stride(calls: int) -> int:
     """Every ``stride``-th call is sampled for lateness (about 64 calls)."""
     return max(1, calls // SAMPLED_CALLS)
+
+
+def bench_keys(suite: str, call: int) -> tuple[bytes, bytes]:
+    """(receiver's key, generator's key) of ``call``: master key + salt of
+    ``suite``, derived from the call number (benchmark keys, not secret)."""
+    import hashlib
+
+    from voicecore.media import srtp
+
+    n = srtp.SUITES[suite]
+    return tuple(hashlib.sha256(f"voicecore-bench {who} {call}".encode()).digest()[:n]  # type: ignore[return-value]
+                 for who in ("recv", "gen"))
+
+
+def _srtp(suite: str | None, call: int, gen: bool) -> Any:
+    """The SRTPSession of one side of ``call`` (None without SRTP)."""
+    if suite is None:
+        return None
+    from voicecore.media import srtp
+
+    srtp.require("the bench's --srtp")
+    rx_key, gen_key = bench_keys(suite, call)
+    return srtp.SRTPSession(suite, gen_key, rx_key) if gen else srtp.SRTPSession(suite, rx_key, gen_key)
 
 
 def _cpu() -> float:
@@ -147,7 +176,8 @@ async def _read_line() -> str:
 
 # ------------------------------------------------------------------ generator
 async def run_generator(calls: int, *, both: bool = False, base: int = BASE_PORT,
-                        stride: int | None = None, max_seconds: float = 600.0) -> dict[str, Any]:
+                        stride: int | None = None, max_seconds: float = 600.0,
+                        srtp: str | None = None) -> dict[str, Any]:
     """Send 50 packets per second per call to the receiver's ports until
     ``stop`` arrives on stdin (or ``max_seconds``). Every ``stride``-th call
     carries stamps; prints ``anchors {call: [packet, scheduled_ns]}`` once
@@ -166,7 +196,7 @@ async def run_generator(calls: int, *, both: bool = False, base: int = BASE_PORT
     for i in range(calls):
         a, _, _ = await open_udp_pair((GEN_HOST, base + 2 * i), rtcp="off")
         es = await eng.open_session(rtp_socket=a, remote_addr=(RX_HOST, base + 2 * i), rtcp_interval=0,
-                                    aec=False, out_buffer=16384)
+                                    aec=False, out_buffer=16384, srtp=_srtp(srtp, i, gen=True))
         es.set_flags(deliver=False)
         sessions.append(es)
     anchors: dict[int, tuple[int, int]] = {}
@@ -253,7 +283,8 @@ class _Recorder:
         self.frames += len(batch.sessions)
 
 
-async def _voicecore_receiver(calls: int, batch: bool, base: int, stride: int, rec: _Recorder) -> Any:
+async def _voicecore_receiver(calls: int, batch: bool, base: int, stride: int, rec: _Recorder,
+                              srtp: str | None = None) -> Any:
     from voicecore.backends.rtp import RTPVoiceBackend
     from voicecore.engine import AudioEngine
 
@@ -272,7 +303,10 @@ async def _voicecore_receiver(calls: int, batch: bool, base: int, stride: int, r
     for i in range(calls):
         b = probe if i % stride == 0 else main
         b._local_addr = (RX_HOST, base + 2 * i)
-        s = await b.connect("bench", f"c{i}", "voice", metadata={"remote_addr": (GEN_HOST, base + 2 * i)})
+        meta: dict[str, Any] = {"remote_addr": (GEN_HOST, base + 2 * i)}
+        if srtp is not None:
+            meta["srtp"] = _srtp(srtp, i, gen=False)
+        s = await b.connect("bench", f"c{i}", "voice", metadata=meta)
         pairs.append((b, s))
         call_of[b._calls[s.id].es.index if batch else s.id] = i
     if batch:
@@ -407,18 +441,20 @@ def _lateness(stack: str, owner: Any, rec: _Recorder, anchors: dict[int, tuple[i
 
 
 async def run_receiver(stack: str, calls: int, seconds: float, *, warmup: float = 3.0, both: bool = False,
-                       base: int = BASE_PORT, stride: int | None = None) -> dict[str, Any]:
+                       base: int = BASE_PORT, stride: int | None = None, srtp: str | None = None) -> dict[str, Any]:
     """Open ``calls`` calls on ``stack``, say ``ready``, wait for ``go
     ANCHORS``, then measure for ``seconds`` after ``warmup`` seconds."""
     if stack not in STACKS:
         raise ValueError(f"run_receiver: stack must be one of {STACKS}, got {stack!r}")
+    if srtp is not None and stack == "roomkit":
+        raise ValueError("run_receiver: srtp is measured on voicecore's stacks only (roomkit's RTP backend has none)")
     _raise_nofile(3 * calls + 256)
     stride = stride or sample_stride(calls)
     rec = _Recorder()
     if stack == "roomkit":
         owner = await _roomkit_receiver(calls, base, stride, rec)
     else:
-        owner = await _voicecore_receiver(calls, stack == "voicecore-batch", base, stride, rec)
+        owner = await _voicecore_receiver(calls, stack == "voicecore-batch", base, stride, rec, srtp)
     _say("ready")
     line = await _read_line()
     anchors = {int(k): (int(v[0]), int(v[1])) for k, v in json.loads(line.split(" ", 1)[1]).items()} if line.startswith("go ") else {}
@@ -452,6 +488,12 @@ async def run_receiver(stack: str, calls: int, seconds: float, *, warmup: float 
     }
     handled = rx + (tx if both else 0)
     result["cpu_us_per_packet"] = 1e6 * (c1 - c0) / max(1, handled)
+    result["srtp"] = srtp
+    if srtp is not None:
+        # packets that failed to unprotect (none on loopback with the right keys)
+        result["srtp_failures"] = sum(
+            sum(v for k, v in b._calls[s.id].es.stats().items() if k.startswith("srtp_"))
+            for b, s in owner["pairs"])  # fmt: skip
     if owner["engine"] is not None:
         st = owner["engine"].stats()
         result["tick_lateness_ms"] = st["tick_lateness_ms"]
@@ -521,8 +563,9 @@ class Pair:
 
     def __init__(self, stack: str, calls: int, *, seconds: float, warmup: float, both: bool,
                  rx_cpu: int | None, gen_cpu: int | None, base: int = BASE_PORT,
-                 python: str | None = None) -> None:
-        common = ["--calls", str(calls), "--base", str(base)] + (["--both"] if both else [])
+                 python: str | None = None, srtp: str | None = None) -> None:
+        common = (["--calls", str(calls), "--base", str(base)] + (["--both"] if both else [])
+                  + (["--srtp", srtp] if srtp else []))
         self.rx = _spawn(["recv", "--stack", stack, "--seconds", str(seconds), "--warmup", str(warmup), *common]
                          + (["--cpu", str(rx_cpu)] if rx_cpu is not None else []), python)  # fmt: skip
         self.gen_args = ["gen", *common] + (["--cpu", str(gen_cpu)] if gen_cpu is not None else [])
@@ -585,12 +628,21 @@ def measure_many(pairs: list[Pair], *, timeout: float) -> list[dict[str, Any]]:
 
 def measure(stack: str, calls: int, *, seconds: float = 5.0, warmup: float = 3.0, both: bool = False,
             rx_cpu: int | None = 0, gen_cpu: int | None = 1, python: str | None = None,
-            base: int | None = None) -> dict[str, Any]:
+            base: int | None = None, srtp: str | None = None) -> dict[str, Any]:
     """Run a generator and a receiver process (pinned to ``gen_cpu`` and
     ``rx_cpu``) and return the receiver's figures (with the generator's under
-    ``"generator"``). ``base``: first port (default: a free range)."""
+    ``"generator"``). ``base``: first port (default: a free range). ``srtp``:
+    a suite name to run every call with SDES-SRTP (voicecore's stacks only)."""
+    if srtp is not None:
+        from voicecore.media import srtp as _s
+
+        if stack == "roomkit":
+            raise ValueError("measure: srtp is measured on voicecore's stacks only (roomkit's RTP backend has none)")
+        if srtp not in _s.SUITES:
+            raise ValueError(f"measure: unknown SRTP suite {srtp!r} (known: {', '.join(_s.SUITES)})")
+        _s.require("measure(srtp=...)")
     pair = Pair(stack, calls, seconds=seconds, warmup=warmup, both=both, rx_cpu=rx_cpu, gen_cpu=gen_cpu,
-                base=free_base(calls) if base is None else base, python=python)
+                base=free_base(calls) if base is None else base, python=python, srtp=srtp)
     res = measure_many([pair], timeout=warmup + seconds + 120 + calls * 0.02)[0]
     res["load_average"] = os.getloadavg()[0]
     return res
@@ -606,12 +658,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--both", action="store_true")
     p.add_argument("--cpu", type=int, default=None)
     p.add_argument("--base", type=int, default=BASE_PORT)
+    p.add_argument("--srtp", default=None, metavar="SUITE", help="SDES-SRTP on every call (a suite name)")
     a = p.parse_args(argv)
     _pin(a.cpu)
     if a.role == "gen":
-        res = asyncio.run(run_generator(a.calls, both=a.both, base=a.base))
+        res = asyncio.run(run_generator(a.calls, both=a.both, base=a.base, srtp=a.srtp))
     else:
-        res = asyncio.run(run_receiver(a.stack, a.calls, a.seconds, warmup=a.warmup, both=a.both, base=a.base))
+        res = asyncio.run(run_receiver(a.stack, a.calls, a.seconds, warmup=a.warmup, both=a.both, base=a.base,
+                                       srtp=a.srtp))
     _say(json.dumps(res))
     return 0
 

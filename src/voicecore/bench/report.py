@@ -6,7 +6,8 @@ from typing import Any
 
 from voicecore.bench.capacity import LIMITS, largest_sustained
 
-__all__ = ["LABELS", "capacity_table", "cpu_bound", "engines_table", "pacing_lines", "plot", "summary_table"]
+__all__ = ["LABELS", "capacity_table", "cpu_bound", "engines_table", "pacing_lines", "plot", "srtp_table",
+           "summary_table"]
 
 LABELS = {
     "voicecore": "voicecore per-frame",
@@ -26,6 +27,8 @@ def _lat(r: dict[str, Any]) -> str:
 def point_row(r: dict[str, Any]) -> str:
     """One measured point as a table row (the same columns as HEADER)."""
     label = LABELS.get(r["stack"], r["stack"])
+    if r.get("srtp"):
+        label = "  ... with SRTP"                 # the row right after its plain twin
     if r.get("error"):
         return f"  {label:20s} {MODE_LABELS[r['mode']]:12s} {r['calls']:6d}  failed: {r['error'][:60]}"
     drops = r.get("socket_drops")
@@ -50,6 +53,19 @@ EXPLAIN = [
     "    sent, less the playout delay the stack declares; p99 under 5 ms to count, near 0 is best",
     "  drops: datagrams the kernel dropped because the receiver's socket buffer was full; 0 is good",
 ]
+
+
+def srtp_table(points: list[dict[str, Any]]) -> list[str]:
+    """CPU time per packet with and without SDES-SRTP at the same calls, same run."""
+    from voicecore.bench.capacity import srtp_cost
+
+    lines = [f"  {'stack':20s} {'direction':12s} {'calls':>6s} {'plain us/pkt':>13s} {'SRTP us/pkt':>12s} "
+             f"{'extra us/pkt':>13s} {'ratio':>6s}"]  # fmt: skip
+    for r in srtp_cost(points):
+        plain, with_ = r["plain_us_per_packet"], r["cpu_us_per_packet"]
+        lines.append(f"  {LABELS.get(r['stack'], r['stack']):20s} {MODE_LABELS[r['mode']]:12s} {r['calls']:6d} "
+                     f"{plain:13.2f} {with_:12.2f} {with_ - plain:13.2f} {r['srtp_ratio']:5.2f}x")  # fmt: skip
+    return lines
 
 
 def capacity_table(points: list[dict[str, Any]]) -> list[str]:
@@ -96,7 +112,7 @@ def cpu_bound(points: list[dict[str, Any]], stack: str, mode: str) -> tuple[floa
     """(calls at 95 % of a core, the point it comes from): CPU time per packet
     at the largest clean point (delivered >= 99.9 %, generator kept up)."""
     clean = [r for r in points if r.get("stack") == stack and r.get("mode") == mode and not r.get("error")
-             and not r.get("engines") and r["delivered_pct"] >= LIMITS["delivered_pct"]
+             and not r.get("engines") and not r.get("srtp") and r["delivered_pct"] >= LIMITS["delivered_pct"]
              and not r.get("generator_note")]  # fmt: skip
     if not clean:
         return None
@@ -149,7 +165,7 @@ def plot(points: list[dict[str, Any]], path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ladder = [r for r in points if not r.get("engines") and not r.get("error")]
+    ladder = [r for r in points if not r.get("engines") and not r.get("error") and not r.get("srtp")]
     engines = [r for r in points if r.get("engines") and not r.get("error")]
     ncols = 3 if engines else 2
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.6))

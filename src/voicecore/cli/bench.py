@@ -53,11 +53,24 @@ def _engines(text: str) -> int:
     return k
 
 
+SRTP_DEFAULT = "AES_CM_128_HMAC_SHA1_80"
+
+
+def _suite(text: str) -> str:
+    from voicecore.media import srtp
+
+    if text not in srtp.SUITES:
+        raise argparse.ArgumentTypeError(f"unknown SRTP suite {text!r}; known: {', '.join(srtp.SUITES)}")
+    if not srtp.AVAILABLE:
+        raise argparse.ArgumentTypeError(f"SRTP is unavailable in this build: {srtp.UNAVAILABLE_REASON}")
+    return text
+
+
 def configure(parser: Parser) -> None:
     prog = parser.prog
     parser.usage = (f"{prog} [--quick] [--calls N,N,...] [--stacks NAME,...] [--mode {{recv,both,all}}]\n"
-                    f"       [--seconds S] [--warmup S] [--engines K] [--no-pacing] [--json FILE] "
-                    f"[--plot FILE.png] [--quiet]")  # fmt: skip
+                    f"       [--seconds S] [--warmup S] [--engines K] [--srtp [SUITE]] [--no-pacing]\n"
+                    f"       [--json FILE] [--plot FILE.png] [--quiet]")  # fmt: skip
     parser.description = (
         "How many concurrent calls one core carries, for voicecore's drop-in per-frame\n"
         "path (on_audio_received), its batch API (on_audio_batch) and roomkit + aiortp\n"
@@ -83,7 +96,8 @@ def configure(parser: Parser) -> None:
         f"  {prog} --quick                                # a small ladder, under a minute\n"
         f"  {prog} --json bench.json --plot bench.png     # the full ladder, saved and plotted\n"
         f"  {prog} --stacks voicecore-batch --mode recv --calls 2000,4000,6000\n"
-        f"  {prog} --engines 2 --no-pacing                # calls per machine with 1 and 2 engines"
+        f"  {prog} --engines 2 --no-pacing                # calls per machine with 1 and 2 engines\n"
+        f"  {prog} --stacks voicecore --mode both --calls 200,500 --srtp --no-pacing   # the cost of SRTP"
     )
     parser.add_argument("--quick", action="store_true",
                         help=f"a small ladder ({', '.join(map(str, QUICK_LADDER))} calls, 1.5 s per point) "
@@ -104,6 +118,10 @@ def configure(parser: Parser) -> None:
     parser.add_argument("--engines", type=_engines, metavar="K",
                         help="also measure calls per machine with 1..K engines, one per core, each its "
                              "own process and port range (voicecore per-frame, both ways)")  # fmt: skip
+    parser.add_argument("--srtp", nargs="?", const=SRTP_DEFAULT, default=None, type=_suite, metavar="SUITE",
+                        help="also measure every voicecore point with SDES-SRTP on every call (right after the "
+                             f"plain one, same calls) and print the CPU cost per packet with and without; "
+                             f"SUITE default {SRTP_DEFAULT}")  # fmt: skip
     parser.add_argument("--no-pacing", action="store_true", help="skip the pacing test")
     parser.add_argument("--json", metavar="FILE", help="write every figure, the settings and the machine to FILE")
     parser.add_argument("--plot", metavar="FILE.png",
@@ -122,6 +140,11 @@ def _check(args: Any) -> None:
             raise UsageError(f"argument --plot: the file name must end in .png, got {args.plot!r}")
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("argument --plot needs matplotlib: pip install 'voicecore[plot]' (or pip install matplotlib)")
+    if args.srtp:
+        from voicecore.media import srtp
+
+        if not srtp.AVAILABLE:
+            raise UsageError(f"argument --srtp: SRTP is unavailable in this build: {srtp.UNAVAILABLE_REASON}")
     for opt, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
             folder = os.path.dirname(os.path.abspath(path))
@@ -171,6 +194,8 @@ def run(args: Any) -> int:
     say()
 
     n_ladder = len(stacks) * len(modes) * len(calls)
+    if args.srtp:
+        n_ladder += sum(s != "roomkit" for s in stacks) * len(modes) * len(calls)
     n_engines = (args.engines or 0) * len(calls) if args.engines and args.engines > 1 else 0
     n_pacing = 0 if args.no_pacing else (2 if have_roomkit else 1)
     bar = progress.steps("bench", n_ladder + n_engines + n_pacing)
@@ -181,6 +206,8 @@ def run(args: Any) -> int:
             who = f"{report.LABELS[step.stack]}, {report.MODE_LABELS[step.mode]}, {step.calls} calls"
             if step.engines > 1 or n_engines:
                 who += f", {step.engines} engine{'s' if step.engines > 1 else ''}"
+            if step.srtp:
+                who += ", SRTP"
             bar.update(done[0], who)
             return
         done[0] += 1
@@ -193,7 +220,7 @@ def run(args: Any) -> int:
     say(report.HEADER)
     try:
         points = capacity.ladder(stacks, modes, calls, seconds=seconds, warmup=warmup, rx_cpu=rx_cpu,
-                                 gen_cpu=gen_cpu, on_step=on_step)  # fmt: skip
+                                 gen_cpu=gen_cpu, on_step=on_step, srtp=args.srtp)  # fmt: skip
         done[0] = n_ladder
         engines: list[dict[str, Any]] = []
         if args.engines and args.engines > 1:
@@ -219,6 +246,13 @@ def run(args: Any) -> int:
     for line in report.capacity_table(points):
         say(line)
     say()
+    if args.srtp:
+        say(f"the cost of SDES-SRTP ({args.srtp}, protect and unprotect in the engine thread): CPU "
+            "microseconds per packet of the receiving process with and without SRTP at the same number of "
+            "calls, measured one after the other in this run; the ladder's SRTP rows are marked 'with SRTP':")
+        for line in report.srtp_table(points):
+            say(line)
+        say()
     say("largest number of concurrent calls sustained on one core "
         f"(CPU < {capacity.LIMITS['cpu_pct']:g} %, p99 lateness < {capacity.LIMITS['lateness_p99_ms']:g} ms, "
         f"delivered >= {capacity.LIMITS['delivered_pct']:g} %), in this ladder; higher is better:")  # fmt: skip
@@ -255,7 +289,7 @@ def run(args: Any) -> int:
                            "python": platform.python_version(), "platform": platform.platform(),
                            "load_average_start": load0, "load_average_end": load1},
                "settings": {"calls": calls, "stacks": stacks, "modes": modes, "seconds": seconds, "warmup": warmup,
-                            "rx_cpu": rx_cpu, "gen_cpu": gen_cpu, "limits": capacity.LIMITS},
+                            "rx_cpu": rx_cpu, "gen_cpu": gen_cpu, "limits": capacity.LIMITS, "srtp": args.srtp},
                "points": points, "engines": engines, "pacing": pace,
                "sustained": {s: {m: capacity.largest_sustained(points, s, m) for m in modes} for s in stacks}}  # fmt: skip
         with open(args.json, "w") as f:
