@@ -60,10 +60,15 @@ NATIVE_TESTS=(
   tests/test_engine_rtcp.py tests/test_rtp_backend.py tests/test_rtp_backend_api.py tests/test_rtp_reliability.py
   tests/test_rtp_interop.py tests/test_fuzz_regressions.py tests/test_sherpa_threads.py
 )
+# A finding aborts the process; pytest may be capturing its stderr then (at
+# collection), so the reports also go to files, printed when the run fails.
+SAN_LOGS=$ROOT/.ci-build/san-logs
+rm -rf "$SAN_LOGS" && mkdir -p "$SAN_LOGS"
+san_failed() { echo "sanitizer reports:"; cat "$SAN_LOGS"/* 2>/dev/null || echo "(none written)"; exit 1; }
 (
   export LD_PRELOAD="$ASAN_RT"
-  export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0:log_path=$SAN_LOGS/asan
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$SAN_LOGS/ubsan
   export VOICECORE_SANITIZED=1
   timeout 900 .venv-asan/bin/python -m pytest "${NATIVE_TESTS[@]}" -p no:cacheprovider --timeout=600 -q \
     --deselect tests/test_jitter_review.py::test_concealment_memory_under_valgrind \
@@ -71,7 +76,7 @@ NATIVE_TESTS=(
     --deselect tests/test_rtp_reliability.py::test_connect_disconnect_churn_leaks_nothing \
     --deselect tests/test_rtp_reliability.py::test_pacing_holds_while_the_event_loop_is_blocked \
     --deselect tests/test_jitter_probe.py::test_dtmf_native_producer_python_consumer
-)
+) || san_failed
 
 step "fuzz targets, ${FUZZ_SECONDS} s each (new corpus entries and crashes in .ci-build/fuzz)"
 export FUZZ_WORK=$ROOT/.ci-build/fuzz

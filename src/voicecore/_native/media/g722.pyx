@@ -150,7 +150,7 @@ cdef inline void _adapt(G722Band* b, int dq) noexcept nogil:
     cdef int g1 = b.p[1] >> 15
     cdef int g2 = b.p[2] >> 15
     # UPPOL2
-    t = _sat(b.a[1] << 2)
+    t = _sat(b.a[1] * 4)                # (a negative a1 << 2 is undefined in C)
     if g0 == g1:
         t = -t
     if t > 32767:
