@@ -49,13 +49,15 @@ step "the native tests under ASan + UBSan"
 # to the main run: valgrind (cannot run under ASan), RSS bounds (ASan keeps
 # freed memory in its quarantine: +100 MB), and timing bounds (pacing within
 # 2 ms, a DTMF consumer keeping up with a producer pausing 3 us) that
-# instrumented code on two shared cores does not meet.
+# instrumented code on two shared cores does not meet. test_resample.py and
+# test_jitter_props.py (long hypothesis runs, 1-2 min instrumented) are left to
+# the fuzz targets of the same code, to keep CI under 30 minutes.
 NATIVE_TESTS=(
   tests/test_g711.py tests/test_pcm.py tests/test_codecs_native.py tests/test_g722.py tests/test_opus.py
-  tests/test_srtp.py tests/test_resample.py tests/test_resample_seam.py tests/test_ring.py tests/test_ring_aec.py
+  tests/test_srtp.py tests/test_resample_seam.py tests/test_ring.py tests/test_ring_aec.py
   tests/test_ring_playback.py tests/test_ring_queue.py tests/test_ring_seam.py tests/test_ring_threads.py
   tests/test_jitter.py tests/test_jitter_api.py tests/test_jitter_codecs.py tests/test_jitter_network.py
-  tests/test_jitter_probe.py tests/test_jitter_props.py tests/test_jitter_review.py tests/test_jitter_rtcp.py
+  tests/test_jitter_probe.py tests/test_jitter_review.py tests/test_jitter_rtcp.py
   tests/test_jitter_streams.py tests/test_native_probes.py tests/test_engine_callback_errors.py
   tests/test_engine_rtcp.py tests/test_rtp_backend.py tests/test_rtp_backend_api.py tests/test_rtp_reliability.py
   tests/test_rtp_interop.py tests/test_fuzz_regressions.py tests/test_sherpa_threads.py
@@ -88,7 +90,7 @@ fuzz_one() {
   local t=$1
   if timeout $(( FUZZ_SECONDS + 120 )) fuzz/run.sh "$ROOT/.venv-asan/bin/python" "$t" \
        -max_total_time="$FUZZ_SECONDS" -timeout=30 > "$FUZZ_WORK-$t.log" 2>&1; then
-    echo "$t: $(grep -E '^#[0-9]+ +DONE' "$FUZZ_WORK-$t.log" | tail -n 1)"
+    echo "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$FUZZ_WORK-$t.log" | tail -n 1)"
   else
     echo "$t: FAILED"; tail -n 60 "$FUZZ_WORK-$t.log"; return 1
   fi

@@ -58,7 +58,7 @@ def shaped(data: bytes, sel: int, itemsize: int):
         return np.frombuffer(data[:n], np.float64)     # wrong dtype
     if k == 7:
         n = len(data) // itemsize * itemsize
-        return array.array("h" if itemsize == 2 else "f", data[:n])
+        return array.array({1: "B", 2: "h"}.get(itemsize, "f"), data[:n])
     n = len(data) // 2 * 2
     return np.frombuffer(data[:n], np.int16)[::2]        # strided array
 
