@@ -200,7 +200,10 @@ async def test_callback_stalling_2s_never_blocks_the_packet_path():
         out = peer.rtp(0)
         await b.close()
         gaps = np.diff([p.t_ns for p in out]) / 1e6
-        assert len(out) == 150 and gaps.max() < 30.0           # paced through the stall
+        # paced through the stall: a send path blocked by the 2 s callback would
+        # show a 2,000 ms gap then a burst; 45 ms leaves room for the engine
+        # thread being descheduled once on a shared machine (seen: 30.2 ms)
+        assert len(out) == 150 and gaps.max() < 45.0 and np.percentile(gaps, 99) < 25.0
         assert st["consumer_overflow"] > 0                     # oldest frames dropped, counted
         assert engine.stats()["frame_overflow"] == st["consumer_overflow"]
         # after the stall, one frame per 20 ms again with no further loss
