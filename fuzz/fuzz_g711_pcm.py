@@ -52,7 +52,7 @@ def shaped(data: bytes, sel: int, itemsize: int):
         return memoryview(data)[::2]
     if k == 5:
         n = len(data) // itemsize * itemsize
-        return np.frombuffer(data[:n], np.int16 if itemsize == 2 else np.float32)
+        return np.frombuffer(data[:n], {1: np.uint8, 2: np.int16}.get(itemsize, np.float32))
     if k == 6:
         n = len(data) // 8 * 8
         return np.frombuffer(data[:n], np.float64)     # wrong dtype
