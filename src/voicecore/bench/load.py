@@ -1,3 +1,5 @@
+# This file is long because the generator, the three receivers and the orchestration share one
+# protocol, one address plan and one accounting (see the docstring).
 """Load generator and receivers for the capacity measurement.
 
 One measurement runs two processes on loopback: a *receiver* with N calls on

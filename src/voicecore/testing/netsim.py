@@ -1,3 +1,5 @@
+# This file is long because it keeps the offline network model and its live twin (Link,
+# UdpRelay) side by side, sharing their argument checks (see the docstring).
 """Deterministic RTP network simulator shared by tests, benchmarks and the demo.
 
 A :class:`Sender` turns audio into RTP datagrams with the send time of each
