@@ -4,6 +4,7 @@ blocked event loop does not disturb the measurement), and real speech."""
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 import struct
@@ -188,3 +189,35 @@ def open_fds() -> int:
     import os
 
     return len(os.listdir("/proc/self/fd"))
+
+
+# ---------------------------------------------------------------- RTPVoiceBackend helpers
+async def backend(engine, peer, **kw):
+    """An RTPVoiceBackend on ``engine`` pointed at ``peer``, and one connected session."""
+    from voicecore.backends.rtp import RTPVoiceBackend
+
+    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine, **kw)
+    s = await b.connect("room", "user", "voice")
+    return b, s
+
+
+async def send_paced(peer, dest, packets, period=0.02):
+    """Send datagrams on an absolute 20 ms schedule (loop timer)."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for i, pkt in enumerate(packets):
+        delay = t0 + i * period - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        peer.send(pkt, dest)
+
+
+def ulaw_packets(pcm: np.ndarray, ssrc=0x1234, seq0=100, ts0=5000, pt=0, enc=None):
+    """20 ms G.711 RTP packets of ``pcm`` (8 kHz int16), marker on the first."""
+    if enc is None:
+        from voicecore.codec import lin2ulaw as enc
+    out = []
+    for i in range(len(pcm) // 160):
+        out.append(rtp(seq0 + i, ts0 + 160 * i, ssrc, enc(pcm[160 * i: 160 * (i + 1)].tobytes()), pt=pt,
+                       marker=(i == 0)))
+    return out

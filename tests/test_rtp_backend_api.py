@@ -14,6 +14,9 @@ import pytest
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine is Linux-only")
 
 from engine_support import RawPeer, find_exact, rtp, speech, tone  # noqa: E402
+from engine_support import backend as _backend  # noqa: E402
+from engine_support import send_paced as _send_paced  # noqa: E402
+from engine_support import ulaw_packets as _ulaw_packets  # noqa: E402
 
 from voicecore import codec  # noqa: E402
 from voicecore.base import AudioChunk  # noqa: E402
@@ -34,33 +37,6 @@ def peer():
     p = RawPeer()
     yield p
     p.close()
-
-
-async def _backend(engine, peer, **kw):
-    from voicecore.backends.rtp import RTPVoiceBackend
-
-    b = RTPVoiceBackend(local_addr=("127.0.0.1", 0), remote_addr=peer.addr, engine=engine, **kw)
-    s = await b.connect("room", "user", "voice")
-    return b, s
-
-
-async def _send_paced(peer, dest, packets, period=0.02):
-    """Send datagrams on an absolute 20 ms schedule (loop timer)."""
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    for i, pkt in enumerate(packets):
-        delay = t0 + i * period - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        peer.send(pkt, dest)
-
-
-def _ulaw_packets(pcm: np.ndarray, ssrc=0x1234, seq0=100, ts0=5000, pt=0, enc=codec.lin2ulaw):
-    out = []
-    for i in range(len(pcm) // 160):
-        out.append(rtp(seq0 + i, ts0 + 160 * i, ssrc, enc(pcm[160 * i: 160 * (i + 1)].tobytes()), pt=pt,
-                       marker=(i == 0)))
-    return out
 
 
 # ---------------------------------------------------------------------------- more of the API
