@@ -24,7 +24,8 @@ p99 lateness of the last quarter against the first quarter after warm-up.
     python benchmarks/soak.py --calls 20 --seconds 20          # a quick look
 
 Linux only (the engine). Ports: the SUT binds 127.0.0.1:base+2i (RTCP on
-+1), the peer 127.0.0.2:base+2i, base picked at random unless ``--base``.
++1), the peer 127.0.0.2:base+2i, base picked at random below the ephemeral
+port range unless ``--base``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,20 @@ def _tone_ulaw(seconds: float, freq: float) -> bytes:
 
 
 # ------------------------------------------------------------------ peer
+def _random_base(calls: int) -> int:
+    """An even first port for ``calls`` pairs, picked at random (not from the seed)
+    below the kernel's ephemeral range, so that the ports other programs get
+    from the OS (port 0) do not take the soak's while it runs and churns."""
+    lo = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    first, last = 10000, max(10000 + 2 * calls + 2, lo) - 2 * calls - 2
+    return first + 2 * random.SystemRandom().randrange(0, max(1, (last - first) // 2))
+
+
 def run_peer(calls: int, base: int, seconds: float, seed: int, loss: float, parent: int) -> None:
     """The far end: 50 pps per call with impairment, drains what comes back.
     Stops after ``seconds`` or when the parent process is gone."""
@@ -293,7 +308,7 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
     gc.collect()
     base_fds, base_threads = open_fds(), kernel_threads()
     if not base:
-        base = 20000 + 2 * random.SystemRandom().randrange(0, (40000 - 2 * calls) // 2)   # not the seed's
+        base = _random_base(calls)
     calls_obj = Calls(calls, base)
     calls_obj.engine.start()
     engine_threads = kernel_threads()
