@@ -63,14 +63,20 @@ class _MallInfo2(ctypes.Structure):
                                                 "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
+_mallinfo2: Any = None     # looked up once: a CDLL per sample would grow the heap it measures
+
+
 def heap_kib() -> tuple[int, int]:
     """glibc heap: (bytes in use, bytes held from the system) in KiB, mmapped
     chunks included; (-1, -1) elsewhere. In use flat while RSS grows means
     fragmentation, not a leak."""
+    global _mallinfo2
     try:
-        libc = ctypes.CDLL(None)
-        libc.mallinfo2.restype = _MallInfo2
-        m = libc.mallinfo2()
+        if _mallinfo2 is None:
+            f = ctypes.CDLL(None).mallinfo2
+            f.restype = _MallInfo2
+            _mallinfo2 = f
+        m = _mallinfo2()
     except (OSError, AttributeError):
         return -1, -1
     return (m.uordblks + m.hblkhd) // 1024, (m.arena + m.hblkhd) // 1024
@@ -317,7 +323,13 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
          "--seconds", str(seconds + 30), "--seed", str(seed), "--loss", str(loss), "--parent", str(os.getpid())],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    rows: list[dict[str, Any]] = []
+    # The samples are kept in one table allocated (and touched) at the first
+    # sample, not as a dict per sample: a 1 h run would otherwise grow its own
+    # RSS by about a megabyte, the size of the growth it is there to detect.
+    table: np.ndarray | None = None
+    names: list[str] = []
+    kinds: list[type] = []
+    nrows = 0
     writer = None
     fh = open(csv_path, "w", newline="") if csv_path else None
     try:
@@ -385,7 +397,13 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
                 prev["frames"] = calls_obj.frames
                 prev["rx"] = tot["received"] + gone["received"]
                 prev["tx"] = tot["packets_sent"] + gone["packets_sent"]
-                rows.append(row)
+                if table is None:
+                    names, kinds = list(row), [type(v) for v in row.values()]
+                    table = np.zeros((int(seconds / every) * 2 + 16, len(names)))
+                    table.fill(0.0)
+                if nrows < len(table):
+                    table[nrows] = [float(v) for v in row.values()]
+                    nrows += 1
                 if fh is not None:
                     if writer is None:
                         writer = csv.DictWriter(fh, fieldnames=list(row))
@@ -424,6 +442,7 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
     for line in (pout or "").splitlines():
         if line.startswith("{"):
             peer_stats = json.loads(line)
+    rows = [{k: t(v) for k, t, v in zip(names, kinds, r)} for r in table[:nrows]] if table is not None else []
     return summarize(rows, calls=calls, seconds=seconds, warmup=warmup, every=every, churn=churn, loss=loss,
                      base_fds=base_fds, end_fds=end_fds, base_threads=base_threads, end_threads=end_threads,
                      engine_threads=engine_threads, fds_with_calls=open_calls_fds, peer=peer_stats)
