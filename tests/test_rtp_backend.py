@@ -202,7 +202,13 @@ async def test_outbound_bytes_paced_exact_and_continuous(engine, peer):
     assert len({p.ssrc for p in pk}) == 1
     assert b"".join(p.payload for p in pk) == codec.lin2ulaw(pcm[: 160 * len(pk)].tobytes())
     gaps = np.diff([p.t_ns for p in pk]) / 1e6
-    assert np.all(np.abs(gaps - 20.0) < 5.0), gaps          # paced, not a burst
+    # paced, not a burst: 20 ms apart, the whole second spread over a second;
+    # one descheduling of the engine thread (a loaded machine, the sanitizer
+    # build) makes one late gap and a short catch-up one, so a few may miss 5 ms
+    assert abs(np.median(gaps) - 20.0) < 1.0, gaps
+    assert np.mean(np.abs(gaps - 20.0) < 5.0) >= 0.9, gaps
+    assert abs(gaps.sum() - 20.0 * len(gaps)) < 40.0, gaps
+    assert gaps.min() > 5.0, gaps
 
 
 async def test_chunk_sample_rate_is_honoured(engine, peer):
