@@ -93,6 +93,7 @@ def test_concealment_reads_only_the_kept_history():
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""), reason="valgrind cannot run a process with ASan's runtime")
 def test_concealment_memory_under_valgrind():
     """The same run under memcheck (CPython's allocator off): no invalid read
     and no decision on uninitialised memory in the jitter buffer's code

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from vc_valgrind import HAVE_VALGRIND, run
+from vc_valgrind import HAVE_VALGRIND, SANITIZER_PRELOADED, run
 
 sys.path.insert(0, str(Path(__file__).parent / "native"))
 from build import build_probe  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed"),
+              pytest.mark.skipif(SANITIZER_PRELOADED, reason="valgrind cannot run a process with ASan's runtime")]
 
 _MEDIA = r"""
 import numpy as np

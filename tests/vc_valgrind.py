@@ -25,6 +25,9 @@ from pathlib import Path
 
 SUPPRESSIONS = Path(__file__).resolve().parent / "valgrind" / "python.supp"
 HAVE_VALGRIND = shutil.which("valgrind") is not None
+#: A sanitizer runtime preloaded into this process (the suite run under the ASan
+#: build): valgrind cannot run a process that carries it, so its tests skip.
+SANITIZER_PRELOADED = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 @dataclass
