@@ -46,7 +46,9 @@ def summarize(workdir: str, target: str) -> dict[str, float]:
     corpus_dir = os.path.join(workdir, "corpus", target)
     return {
         "cpu_min": cpu / 60, "wall_min": wall / 60, "execs": execs, "crashes": crashes, "timeouts": timeouts,
-        "ooms": ooms, "artifacts": len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-*"))),
+        "ooms": ooms, "artifacts": len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-*")))
+        - len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-slow-unit-*"))),
+        "slow": len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-slow-unit-*"))),
         "corpus": len(os.listdir(corpus_dir)) if os.path.isdir(corpus_dir) else 0, "cov": cov, "ft": ft,
     }
 
@@ -56,11 +58,11 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0 if argv else 2
     workdir, targets = argv[0], argv[1:] or list(TARGETS)
-    print(f"{'target':11s} {'CPU-min':>8s} {'wall-min':>8s} {'execs':>10s} crash timeout oom artifacts corpus   cov    ft")
+    print(f"{'target':11s} {'CPU-min':>8s} {'wall-min':>8s} {'execs':>10s} crash timeout oom artifacts slow corpus   cov    ft")
     for t in targets:
         s = summarize(workdir, t)
         print(f"{t:11s} {s['cpu_min']:8.1f} {s['wall_min']:8.1f} {s['execs']:10,d} {s['crashes']:5d} {s['timeouts']:7d}"
-              f" {s['ooms']:3d} {s['artifacts']:9d} {s['corpus']:6d} {s['cov']:5d} {s['ft']:5d}")
+              f" {s['ooms']:3d} {s['artifacts']:9d} {s['slow']:4d} {s['corpus']:6d} {s['cov']:5d} {s['ft']:5d}")
     return 0
 
 
