@@ -177,6 +177,8 @@ cdef void* _stress_consumer(void* arg) noexcept nogil:
                    and frame > vc_load_relaxed(&x.p_items)):
                 sched_yield()
                 finished = vc_load_acquire(&x.p_done) != 0
+            if not finished and frame > vc_load_relaxed(&x.p_items):
+                break                 # stopped while waiting: never read past the bound
             before = vc_load_relaxed(&x.ar.silence_samples) + vc_load_relaxed(&x.ar.late_samples)
             got = aec_read_aligned(x.ar, x.c_buf, x.chunk, <int64_t>(frame * 20000000))
             after = vc_load_relaxed(&x.ar.silence_samples) + vc_load_relaxed(&x.ar.late_samples)
