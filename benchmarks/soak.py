@@ -120,8 +120,8 @@ def _random_base(calls: int) -> int:
             lo = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         pass
-    first, last = 10000, max(10000 + 2 * calls + 2, lo) - 2 * calls - 2
-    return first + 2 * random.SystemRandom().randrange(0, max(1, (last - first) // 2))
+    first = 10000
+    return first + 2 * random.SystemRandom().randrange(max(1, (lo - first - 2 * calls - 2) // 2))
 
 
 def run_peer(calls: int, base: int, seconds: float, seed: int, loss: float, parent: int) -> None:
@@ -399,8 +399,7 @@ async def run_soak(calls: int, seconds: float, *, every: float = 5.0, churn: flo
                 prev["tx"] = tot["packets_sent"] + gone["packets_sent"]
                 if table is None:
                     names, kinds = list(row), [type(v) for v in row.values()]
-                    table = np.zeros((int(seconds / every) * 2 + 16, len(names)))
-                    table.fill(0.0)
+                    table = np.full((int(seconds / every) * 2 + 16, len(names)), 0.0)   # written: touched
                 if nrows < len(table):
                     table[nrows] = [float(v) for v in row.values()]
                     nrows += 1

@@ -44,11 +44,11 @@ def summarize(workdir: str, target: str) -> dict[str, float]:
                 last, cov, ft = (n, o, t, x), c, fts
         execs, ooms, timeouts, crashes = (a + b for a, b in zip((execs, ooms, timeouts, crashes), last))
     corpus_dir = os.path.join(workdir, "corpus", target)
+    kept = glob.glob(os.path.join(workdir, "artifacts", f"{target}-*"))
+    slow = sum("-slow-unit-" in os.path.basename(k) for k in kept)
     return {
         "cpu_min": cpu / 60, "wall_min": wall / 60, "execs": execs, "crashes": crashes, "timeouts": timeouts,
-        "ooms": ooms, "artifacts": len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-*")))
-        - len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-slow-unit-*"))),
-        "slow": len(glob.glob(os.path.join(workdir, "artifacts", f"{target}-slow-unit-*"))),
+        "ooms": ooms, "artifacts": len(kept) - slow, "slow": slow,
         "corpus": len(os.listdir(corpus_dir)) if os.path.isdir(corpus_dir) else 0, "cov": cov, "ft": ft,
     }
 

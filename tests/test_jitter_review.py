@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from vc_valgrind import SANITIZER_PRELOADED
 
 from voicecore._native.media.jitter import (
     FRAME_AUDIO,
@@ -93,7 +94,7 @@ def test_concealment_reads_only_the_kept_history():
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
-@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""), reason="valgrind cannot run a process with ASan's runtime")
+@pytest.mark.skipif(SANITIZER_PRELOADED, reason="valgrind cannot run a process with ASan's runtime")
 def test_concealment_memory_under_valgrind():
     """The same run under memcheck (CPython's allocator off): no invalid read
     and no decision on uninitialised memory in the jitter buffer's code
