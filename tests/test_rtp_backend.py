@@ -117,6 +117,37 @@ async def test_inbound_pcmu_is_bit_exact_one_frame_per_20ms(engine, peer):
     assert find_exact(got, expect[: len(expect) - 320]) >= 0   # the sent audio, sample for sample
 
 
+async def test_engine_frames_are_plain_audio_frames_with_their_own_metadata(engine, peer):
+    # the engine builds its AudioFrames without re-running validation (FrameSink):
+    # each must still equal, field for field and in the same attribute order, the
+    # frame AudioFrame(...) makes, and own its metadata (pipeline stages annotate it)
+    from voicecore.audio_frame import AudioFrame
+
+    b, s = await _backend(engine, peer)
+    frames = []
+
+    def keep(sess, f):
+        f.metadata["seen"] = len(frames)       # annotating one frame changes no other
+        frames.append(f)
+
+    b.on_audio_received(keep)
+    await _send_paced(peer, s.metadata["local_addr"], _ulaw_packets(tone(440, 0.5)))
+    await asyncio.sleep(0.2)
+    await b.close()
+    assert len(frames) >= 20
+    kinds = set()
+    for i, f in enumerate(frames):
+        assert type(f) is AudioFrame
+        kind = f.metadata["frame_kind"]
+        kinds.add(kind)
+        assert f.metadata == {"frame_kind": kind, "seen": i}
+        ref = AudioFrame(f.data, 8000, 1, 2, 20.0 * i, {"frame_kind": kind, "seen": i})
+        assert f == ref and list(vars(f)) == list(vars(ref))
+        assert type(f.timestamp_ms) is float and type(f.data) is bytes
+    assert "audio" in kinds
+    assert len({id(f.metadata) for f in frames}) == len(frames)
+
+
 async def test_inbound_resampled_to_16k_for_speech_recognition(engine, peer):
     b, s = await _backend(engine, peer, output_sample_rate=16000)
     frames = []

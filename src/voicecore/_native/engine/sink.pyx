@@ -2,9 +2,18 @@
 """How the engine's loop side hands inbound frames to a backend."""
 cimport cython
 from libc.stdint cimport uint64_t
+from cpython.ref cimport PyObject, PyTypeObject
 
 #: Sink marker: deliver this session's frames through Engine.drain()'s batch_sink.
 BATCH = object()
+
+
+cdef extern from "Python.h":
+    ctypedef object (*newfunc)(PyTypeObject* t, PyObject* args, PyObject* kw)
+    ctypedef struct _TypeNew "PyTypeObject":
+        newfunc tp_new
+    int PyObject_GenericSetDict(PyObject* o, PyObject* d, void* ctx) except -1
+
 
 cdef class FrameSink:
     """Fast per-frame delivery for a backend: :meth:`Engine.drain` builds the
@@ -15,27 +24,38 @@ cdef class FrameSink:
     ``owner._audio_received_callback(session, frame)``; a result that is not
     None goes to ``spawn`` (the backend runs awaitables as tasks)."""
     def __cinit__(self, owner, session, frame_cls, int sample_rate, double frame_ms, spawn):
+        if not isinstance(frame_cls, type):
+            raise TypeError(f"frame_cls must be a class, got {type(frame_cls).__name__}")
         self.owner = owner
         self.session = session
         self.frame_cls = frame_cls
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self.spawn = spawn
+        # the frame's attributes in their order; data, timestamp_ms and
+        # metadata are replaced per frame
+        self._tmpl = {"data": b"", "sample_rate": sample_rate, "channels": 1, "sample_width": 2,
+                      "timestamp_ms": 0.0, "metadata": None}
 
     cdef void deliver(self, bytes pcm, int kind, uint64_t frame_no) except *:
         cb = self.owner._audio_received_callback
         if cb is None:
             return
-        frame = _object_new(self.frame_cls)
-        frame.__dict__ = {"data": pcm, "sample_rate": self.sample_rate, "channels": 1,
-                          "sample_width": 2, "timestamp_ms": frame_no * self.frame_ms,
-                          "metadata": {"frame_kind": _KIND_NAMES[kind & 3]}}
+        # A copy of a dict with the same keys in the same order copies its
+        # table (no hashing, no resizing); the object is made by the class's
+        # own tp_new (object's, for a dataclass) and gets its __dict__ through
+        # the generic setter, both called directly rather than through their
+        # Python wrappers (object.__new__, the __dict__ descriptor).
+        d = self._tmpl.copy()
+        d["data"] = pcm
+        d["timestamp_ms"] = frame_no * self.frame_ms
+        d["metadata"] = (<dict>_KIND_META[kind & 3]).copy()
+        frame = (<_TypeNew*>self.frame_cls).tp_new(<PyTypeObject*>self.frame_cls, <PyObject*>_NO_ARGS, NULL)
+        PyObject_GenericSetDict(<PyObject*>frame, <PyObject*>d, NULL)
         r = cb(self.session, frame)
         if r is not None:
             self.spawn(r)
 
 
-cdef object _object_new = object.__new__
-cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
-
-
+cdef tuple _NO_ARGS = ()
+cdef tuple _KIND_META = tuple({"frame_kind": k} for k in ("audio", "concealed", "silence", "comfort_noise"))
