@@ -28,7 +28,7 @@ from voicecore._native.atomic cimport (
     vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
     vc_exchange_seq_cst, vc_store_seq_cst, vc_fence_seq_cst,
 )
-from voicecore._native.media.jitter cimport JitterBuffer
+from voicecore._native.media.jitter cimport JitterBuffer, jb_prefetch, vc_touch
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, sockaddr_storage, socklen_t, pthread_t,
     S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, DtmfOut,
@@ -37,6 +37,7 @@ from voicecore._native.engine.core cimport (
     E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX,
 )
 from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
+from voicecore._native.media.ring cimport vc_fqueue
 from voicecore._native.engine.tick cimport session_tick, send_rtcp, on_rtcp, flush_out, srtp_failed
 from voicecore._native.media.srtp cimport SRTPSession
 
@@ -62,6 +63,7 @@ cdef extern from "vc_io.h" nogil:
 
 cdef extern from *:
     void _prefetch "__builtin_prefetch" (const void* p) nogil
+    void _prefetchw "__builtin_prefetch" (const void* p, int rw) nogil
 
 cdef extern from "<sys/epoll.h>" nogil:
     ctypedef union epoll_data_t:
@@ -360,6 +362,49 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
 
 
 # ====================================================================== the clock
+cdef inline void _pf_sess(Sess* s, int stage) noexcept nogil:
+    """Prefetch hints for a session the tick will reach soon (see _ticks).
+    The first line of each page is touched with a demand load: a prefetch
+    that misses the TLB may be dropped (measured here: with prefetches alone
+    the loads of the next session still missed), a load is not."""
+    cdef const char* p
+    if stage == 0:
+        p = <const char*>s
+        vc_touch(p)
+        _prefetch(p + 64)
+        _prefetch(p + 128)
+        _prefetch(&s.remote)
+        _prefetch(&s.st)
+        _prefetch(<const char*>&s.st + 64)
+        return
+    if s.jb == NULL:
+        return
+    if stage == 1:
+        jb_prefetch(&(<JitterBuffer>s.jb)._s, 0)
+        if s.in_buf != NULL:
+            p = <const char*>s.in_buf
+            vc_touch(p)
+            while p < <const char*>(s.in_buf + s.frame_in):
+                _prefetchw(p, 1)
+                p += 64
+        if s.out_ring != NULL:
+            _prefetch(s.out_ring)
+    else:
+        jb_prefetch(&(<JitterBuffer>s.jb)._s, 1)
+
+
+cdef inline void _pf_fq(vc_fqueue* q) noexcept nogil:
+    """Prefetch (for writing) the frame-queue slot after the next one: where
+    the next session's frame goes once this session's is pushed."""
+    cdef uint64_t w = vc_load_relaxed(&q.write_idx) + 1
+    cdef const char* p = <const char*>(q.frames + (w & q.mask) * q.frame_samples)
+    cdef const char* e = p + q.frame_samples * sizeof(int16_t)
+    while p < e:
+        _prefetchw(p, 1)
+        p += 64
+    _prefetchw(&q.meta[w & q.mask], 1)
+
+
 cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
     cdef uint64_t due, t
     cdef int64_t deadline, t1, late, rnow, rt_off
@@ -385,18 +430,34 @@ cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
         m = c.members + k * c.max_sessions
         n = c.nmembers[k]
         if c.read_on_tick:
-            # the sub-slot's RTP sockets, right before their playout
             rnow = vc_now_ns()
             rt_off = vc_realtime_ns() - rnow
-            for j in range(n):
-                s = c.table[m[j]]
-                if s.state == S_ACTIVE:
-                    _readable(c, s, 0, rb, rnow, rt_off)
+        # Each session: its RTP socket is read (tick mode) right before its
+        # own playout. The state of the sessions ahead is prefetched in three
+        # stages (its Sess lines; then its jitter buffer's state and its
+        # buffers; then the slots and payload those point to), so the cache
+        # misses of one call overlap the syscall and work of the one before.
+        for j in range(min(n, 3)):
+            _pf_sess(c.table[m[j]], 0)
+        for j in range(min(n, 2)):
+            _pf_sess(c.table[m[j]], 1)
+        if n > 0:
+            _pf_sess(c.table[m[0]], 2)
         for j in range(n):
             s = c.table[m[j]]
-            if j + 1 < n:                  # the next session's state, while this one works
-                _prefetch(c.table[m[j + 1]])
-                _prefetch(c.table[m[j + 1]].jb)
+            if c.read_on_tick and s.state == S_ACTIVE:
+                if (j & 7) == 7:
+                    rnow = vc_now_ns()      # arrival stamps later than this are clamped to it
+                _readable(c, s, 0, rb, rnow, rt_off)
+            # after the syscall (which waits for every load before it), so
+            # the misses overlap this session's tick
+            if j + 3 < n:
+                _pf_sess(c.table[m[j + 3]], 0)
+            if j + 2 < n:
+                _pf_sess(c.table[m[j + 2]], 1)
+            if j + 1 < n:
+                _pf_sess(c.table[m[j + 1]], 2)
+                _pf_fq(c.fq[c.table[m[j + 1]].queue])
             session_tick(c, s, deadline, now, t // <uint64_t>c.nslots)
         c.tick_no = t + 1
         c.st.ticks += 1

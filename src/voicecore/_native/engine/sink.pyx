@@ -33,9 +33,13 @@ cdef class FrameSink:
         self.frame_ms = frame_ms
         self.spawn = spawn
         # the frame's attributes in their order; data, timestamp_ms and
-        # metadata are replaced per frame
-        self._tmpl = {"data": b"", "sample_rate": sample_rate, "channels": 1, "sample_width": 2,
-                      "timestamp_ms": 0.0, "metadata": None}
+        # metadata are replaced per frame. One template per rate, shared by
+        # every session at that rate, so that it stays in cache.
+        tmpl = _TEMPLATES.get(sample_rate)
+        if tmpl is None:
+            tmpl = _TEMPLATES[sample_rate] = {"data": b"", "sample_rate": sample_rate, "channels": 1,
+                                              "sample_width": 2, "timestamp_ms": 0.0, "metadata": None}
+        self._tmpl = tmpl
 
     cdef void deliver(self, bytes pcm, int kind, uint64_t frame_no) except *:
         cb = self.owner._audio_received_callback
@@ -58,4 +62,5 @@ cdef class FrameSink:
 
 
 cdef tuple _NO_ARGS = ()
+cdef dict _TEMPLATES = {}        # sample rate -> frame template (never mutated once made)
 cdef tuple _KIND_META = tuple({"frame_kind": k} for k in ("audio", "concealed", "silence", "comfort_noise"))

@@ -85,3 +85,75 @@ cdef class JitterBuffer:
 
     cdef int engine_adopt(self) except -1
     cdef void engine_release(self) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* a demand load whose value is not used: unlike a prefetch, it is never
+       dropped on a TLB miss, and out-of-order execution goes on past it */
+    #define VC_TOUCH(p) ((void)*(const volatile unsigned char *)(p))
+    """
+    void _jb_pf "__builtin_prefetch" (const void* p) nogil
+    void _jb_pfw "__builtin_prefetch" (const void* p, int rw) nogil
+    void vc_touch "VC_TOUCH" (const void* p) nogil
+
+
+# Cache prefetch hints for an engine that walks many buffers in turn: a hint
+# only (reads what the owner thread may read, changes nothing). ``s`` is
+# ``&buffer._s``, which costs no memory access to form. stage 0: the state
+# every push / pull touches; stage 1 (once stage 0 had time to land): the
+# slots, payload, history and delay-histogram lines the next push / pull use.
+cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
+    cdef const char* p
+    cdef const char* e
+    cdef int64_t k
+    if stage == 0:
+        # configuration, statistics, sequence, playout and delay state, the
+        # head of the DTMF state (and the object header before the state);
+        # the concealment flag, the RFC 3550 receiver state, the codec block
+        vc_touch(s)
+        p = <const char*>s - 32
+        e = <const char*>&s.dt.q[0]
+        while p < e:
+            _jb_pf(p)
+            p += 64
+        _jb_pf(&s.dt.q_tail)
+        _jb_pf(&s.plc.active)
+        _jb_pf(&s.rr)
+        _jb_pf(&s.cx)
+        return
+    # the slots the playout reads next (the one it is in, the one after) and
+    # their payload
+    k = s.read_seq & s.mask
+    _jb_pf(&s.slots[k])
+    p = <const char*>(s.pay + k * s.max_payload)
+    _jb_pf(p)
+    _jb_pf(p + 64)
+    _jb_pf(p + 128)
+    _jb_pf(p + 191)
+    k = (s.read_seq + 1) & s.mask
+    _jb_pf(&s.slots[k])
+    p = <const char*>(s.pay + k * s.max_payload)
+    vc_touch(p)
+    _jb_pf(p + 64)
+    _jb_pf(p + 128)
+    _jb_pf(p + 191)
+    # the slot the next in-order packet is stored in (written)
+    k = (s.max_ext + 1) & s.mask
+    _jb_pfw(&s.slots[k], 1)
+    p = <const char*>(s.pay + k * s.max_payload)
+    vc_touch(p)
+    _jb_pfw(p + 64, 1)
+    _jb_pfw(p + 128, 1)
+    _jb_pfw(p + 191, 1)
+    # the history the next frame is written to and cut from
+    if s.hist_end >= s.dl + s.frame:
+        p = <const char*>(s.hist + s.hist_end - s.dl - s.frame)
+        e = <const char*>(s.hist + s.hist_end + s.frame)
+        vc_touch(p)
+        while p < e:
+            _jb_pfw(p, 1)
+            p += 64
+    # the delay histogram's first bins (a packet's delay over the fastest
+    # recent one is a few ms: bins 0-7 share this line)
+    vc_touch(s.d.hgram)
