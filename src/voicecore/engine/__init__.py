@@ -47,7 +47,10 @@ class AudioEngine:
 
     Args:
         period_ms: frame period in ms (20 for telephony).
-        subslots: sub-slots of the period the sessions are spread over.
+        subslots: sub-slots of the period the sessions are spread over
+            (each wakes the thread, and the loop, once per period while it
+            has sessions; a sub-slot takes 128 sessions before the next one
+            is used, then sessions go to the least loaded one).
         max_sessions: session capacity of this engine.
         frame_queue: inbound frames (all sessions) that may wait for the loop;
             the oldest are dropped and counted beyond it (a stalled loop never

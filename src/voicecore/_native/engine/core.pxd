@@ -34,6 +34,7 @@ cdef enum:
     RECV_BUF = 2048            # bytes per receive buffer (datagrams > 1500 are counted oversize)
     RECV_BATCH = 32            # datagrams per recvmmsg call
     RECV_MAX = 256             # datagrams read per socket per wake-up (bound)
+    SLOT_FILL = 128            # sessions a sub-slot takes before the next one is used
     MAX_QUEUES = 4             # distinct inbound frame sizes (one frame queue each)
     N_SEG = 8                  # pending outbound rate segments per session
     N_DTMF_OUT = 16            # queued outbound DTMF digits per session

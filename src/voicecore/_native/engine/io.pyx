@@ -12,7 +12,9 @@ Check each datagram's source and hand it to the session's jitter buffer
 apply python's commands; then run every sub-slot tick that is due (absolute
 deadlines on CLOCK_MONOTONIC through a timerfd: the period is split into
 ``nslots`` sub-slots and each session belongs to one, so the sends of many
-calls are spread over the period); finally write the loop's eventfd once if
+calls are spread over the period; a sub-slot takes SLOT_FILL sessions before
+the next is used and the timer is armed, one-shot, for the next sub-slot that
+has sessions, so a lightly loaded engine wakes once per period); finally write the loop's eventfd once if
 anything was queued for python and python asked to be woken.
 
 A failed syscall is counted and reported as an event, then the loop goes on.
@@ -34,7 +36,7 @@ from voicecore._native.engine.core cimport (
     S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, DtmfOut,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
     EV_READY, EV_REMOVED, EV_ACTIVE, EV_ERROR, EV_LATCHED,
-    E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX,
+    E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX, SLOT_FILL,
 )
 from voicecore._native.engine.queues cimport ev_post, cmd_pop, hist_add
 from voicecore._native.media.ring cimport vc_fqueue
@@ -134,15 +136,38 @@ cdef void _clock_resume(Core* c, int64_t now) noexcept nogil:
         due = <uint64_t>((now - c.t0_ns) // c.slot_ns) + 1
     if due > c.tick_no:
         c.tick_no = due
-    vc_timer_arm(c.timer_fd, c.t0_ns + <int64_t>c.tick_no * c.slot_ns, c.slot_ns)
+    _arm_next(c)
+
+
+cdef void _arm_next(Core* c) noexcept nogil:
+    """Arm the timer (one-shot, absolute) for the next tick whose sub-slot
+    has sessions: an empty sub-slot costs no wake-up."""
+    cdef uint64_t t = c.tick_no
+    cdef int32_t i
+    for i in range(c.nslots):
+        if c.nmembers[(t + <uint64_t>i) % <uint64_t>c.nslots] > 0:
+            break
+    vc_timer_arm(c.timer_fd, c.t0_ns + <int64_t>(t + <uint64_t>i) * c.slot_ns, 0)
 
 
 cdef void _slot_add(Core* c, Sess* s) noexcept nogil:
-    """Put the session in the least loaded sub-slot."""
-    cdef int32_t k, best = 0
-    for k in range(1, c.nslots):
-        if c.nmembers[k] < c.nmembers[best]:
+    """Put the session in the first sub-slot holding fewer than SLOT_FILL
+    sessions, or once all hold that many, in the least loaded one. Every
+    sub-slot that has sessions wakes the loop once per period, and a loop
+    wake-up costs far more than a session's tick (measured at 100 calls:
+    7.6 CPU-us per packet spread over 4 sub-slots, 4.7 in one), so a lightly
+    loaded engine uses one sub-slot; a loaded one spreads its ticks' work
+    evenly over the period."""
+    cdef int32_t k, best = -1
+    for k in range(c.nslots):
+        if c.nmembers[k] < SLOT_FILL:
             best = k
+            break
+    if best < 0:
+        best = 0
+        for k in range(1, c.nslots):
+            if c.nmembers[k] < c.nmembers[best]:
+                best = k
     s.slot = best
     s.slot_pos = c.nmembers[best]
     c.members[best * c.max_sessions + s.slot_pos] = <int32_t>s.idx
@@ -185,6 +210,8 @@ cdef void _add(Core* c, Sess* s, int64_t now) noexcept nogil:
     s.state = S_ACTIVE
     if c.st.sessions == 0:
         _clock_resume(c, now)
+    elif c.nmembers[s.slot] == 1:
+        _arm_next(c)              # its sub-slot was empty: may come before the armed tick
     c.st.sessions += 1
     ev_post(c, s, EV_READY, now, 0, 0)
 
@@ -405,6 +432,25 @@ cdef inline void _pf_fq(vc_fqueue* q) noexcept nogil:
     _prefetchw(&q.meta[w & q.mask], 1)
 
 
+cdef uint64_t _busy_ticks(Core* c, uint64_t a, uint64_t b) noexcept nogil:
+    """Ticks in [a, b) whose sub-slot has sessions."""
+    cdef uint64_t ns = <uint64_t>c.nslots, full, busy = 0, t
+    cdef int32_t k
+    if b <= a:
+        return 0
+    full = (b - a) // ns
+    for k in range(c.nslots):
+        if c.nmembers[k] > 0:
+            busy += 1
+    busy *= full
+    t = a + full * ns
+    while t < b:
+        if c.nmembers[t % ns] > 0:
+            busy += 1
+        t += 1
+    return busy
+
+
 cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
     cdef uint64_t due, t
     cdef int64_t deadline, t1, late, rnow, rt_off
@@ -414,11 +460,19 @@ cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
     if now < c.t0_ns:
         return
     due = <uint64_t>((now - c.t0_ns) // c.slot_ns) + 1       # ticks whose deadline has passed
+    # the timer skips empty sub-slots: step over them first
+    while c.tick_no < due and c.nmembers[c.tick_no % <uint64_t>c.nslots] == 0:
+        c.tick_no += 1
     if due - c.tick_no > <uint64_t>c.max_catchup:
-        c.st.ticks_skipped += due - c.tick_no - <uint64_t>c.max_catchup
+        c.st.ticks_skipped += _busy_ticks(c, c.tick_no, due - <uint64_t>c.max_catchup)
         c.tick_no = due - <uint64_t>c.max_catchup
     while c.tick_no < due:
         t = c.tick_no
+        k = <int32_t>(t % <uint64_t>c.nslots)
+        n = c.nmembers[k]
+        if n == 0:
+            c.tick_no = t + 1     # an empty sub-slot: nothing to do (the timer skipped it)
+            continue
         deadline = c.t0_ns + <int64_t>t * c.slot_ns
         late = now - deadline
         hist_add(&c.lateness, <uint64_t>late)
@@ -426,9 +480,7 @@ cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
             c.st.ticks_late += 1
             if t + 1 < due:
                 c.st.ticks_caught_up += 1
-        k = <int32_t>(t % <uint64_t>c.nslots)
         m = c.members + k * c.max_sessions
-        n = c.nmembers[k]
         if c.read_on_tick:
             rnow = vc_now_ns()
             rt_off = vc_realtime_ns() - rnow
@@ -558,6 +610,8 @@ cdef void* _main(void* arg) noexcept nogil:
             if c.read_on_tick:
                 _poll_sockets(c, evs, &rb)
             _ticks(c, vc_now_ns(), &rb)
+            if c.st.sessions > 0:
+                _arm_next(c)
         _retry_removed(c)
         _signal_loop(c)
     return NULL
