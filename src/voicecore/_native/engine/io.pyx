@@ -2,6 +2,11 @@
 """The audio I/O thread of the engine: epoll over every session's sockets, the
 engine's clock, the command queue. It never takes the GIL and never raises.
 
+Long because the thread's loop is one unit (sockets, clock, commands and the
+tick's prefetch pipeline): moved to other modules, its small per-packet
+helpers would become calls across module boundaries, which Cython does not
+inline.
+
 One wake-up: read what the readable sockets hold (at most RECV_BATCH datagrams
 per recvmmsg; each datagram keeps the kernel's receive time). In tick mode
 (the default) a session's RTP socket is not polled at all: it is read

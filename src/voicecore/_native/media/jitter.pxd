@@ -130,20 +130,13 @@ cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
     # went from 3.5 to 6.3 ms.
     # The slots the playout reads next (the one it is in, the one after) and
     # their payload
-    k = s.read_seq & s.mask
-    _jb_pf(&s.slots[k])
-    p = <const char*>(s.pay + k * s.max_payload)
-    _jb_pf(p)
-    _jb_pf(p + 64)
-    _jb_pf(p + 128)
-    _jb_pf(p + 191)
-    k = (s.read_seq + 1) & s.mask
-    _jb_pf(&s.slots[k])
-    p = <const char*>(s.pay + k * s.max_payload)
-    _jb_pf(p)
-    _jb_pf(p + 64)
-    _jb_pf(p + 128)
-    _jb_pf(p + 191)
+    for k in range(s.read_seq, s.read_seq + 2):
+        _jb_pf(&s.slots[k & s.mask])
+        p = <const char*>(s.pay + (k & s.mask) * s.max_payload)
+        _jb_pf(p)
+        _jb_pf(p + 64)
+        _jb_pf(p + 128)
+        _jb_pf(p + 191)
     # the slot the next in-order packet is stored in (written)
     k = (s.max_ext + 1) & s.mask
     _jb_pfw(&s.slots[k], 1)
