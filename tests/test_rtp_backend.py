@@ -194,6 +194,58 @@ async def test_packets_from_another_address_are_counted_and_dropped(engine, peer
         await b.close()
 
 
+async def test_a_backlog_waiting_in_the_socket_is_read_by_the_next_tick(engine, peer):
+    """While a stream is in step the engine reads one datagram per tick (a
+    recvmsg, not a recvmmsg that looks once more); a burst waiting in the
+    socket (30 packets released at once, as after a network hiccup) must
+    still be read to its end by the following tick: none stays behind to
+    add delay, none is dropped as late."""
+    b, s = await _backend(engine, peer)
+    b.on_audio_received(lambda sess, f: None)
+    pk = _ulaw_packets(tone(440, 1.6))               # 80 packets of 20 ms
+    dest = s.metadata["local_addr"]
+    try:
+        await _send_paced(peer, dest, pk[:40])
+        await asyncio.sleep(0.05)
+        assert b.session_stats(s)["received"] == 40    # in step: each read at its tick
+        for p in pk[40:70]:
+            peer.send(p, dest)
+        await asyncio.sleep(0.065)                     # three ticks
+        st = b.session_stats(s)
+        assert st["received"] == 70
+        assert st["late"] == 0 and st["discarded"] == 0 and st["duplicates"] == 0
+    finally:
+        await b.close()
+
+
+async def test_10ms_packets_play_without_concealment(engine, peer):
+    """Packets shorter than the 20 ms tick (two arrive per tick; the
+    one-datagram read is only for packets of a tick or more) all play, with
+    no gap between the first and the last."""
+    from voicecore.codec import lin2ulaw
+
+    b, s = await _backend(engine, peer)
+    frames = []
+    b.on_audio_received(lambda sess, f: frames.append(f))
+    pcm = tone(440, 2.0)
+    pk = [rtp(100 + i, 5000 + 80 * i, 0x4321, lin2ulaw(pcm[80 * i: 80 * (i + 1)].tobytes()), marker=i == 0)
+          for i in range(len(pcm) // 80)]
+    dest = s.metadata["local_addr"]
+    try:
+        await _send_paced(peer, dest, pk, period=0.01)
+        await asyncio.sleep(0.2)
+        st = b.session_stats(s)
+        assert st["received"] == len(pk) and st["late"] == 0
+        assert st["audio_frames"] == len(pk) // 2            # every packet played
+        kinds = "".join(f.metadata["frame_kind"][0] for f in frames)
+        first = kinds.index("a")
+        # audio from the first packet to the last, no concealment in between
+        # (the engine conceals only once the stream has stopped)
+        assert kinds[first: first + len(pk) // 2] == "a" * (len(pk) // 2)
+    finally:
+        await b.close()
+
+
 async def test_inbound_dtmf_reported_once_with_duration(engine, peer):
     b, s = await _backend(engine, peer)
     got = []

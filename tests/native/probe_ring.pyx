@@ -15,7 +15,7 @@ from voicecore._native.media.ring cimport (
     SampleRing, AECReferenceRing, FrameQueue, vc_sring, vc_aec, vc_fqueue, vc_frame_meta,
     sring_new, sring_free, sring_writable, sring_write, sring_request_flush, sring_readable,
     sring_read, sring_read_full, aec_new, aec_free, aec_write, aec_read_aligned, aec_read_at,
-    fq_new, fq_free, fq_push, fq_pop, fq_len, FLAG_END, FLAG_SILENCE, FLAG_DISCONTINUITY,
+    fq_new, fq_free, fq_push, fq_slot, fq_commit, fq_pop, fq_len, FLAG_END, FLAG_SILENCE, FLAG_DISCONTINUITY,
     FLAG_PARTIAL, VC_WAKEUP_NONE, VC_WAKEUP_DEFAULT, VC_WAKEUP_PIPE, VC_AEC_RUNS,
 )
 
@@ -98,6 +98,7 @@ cdef void* _stress_producer(void* arg) noexcept nogil:
     cdef uint64_t s = x.seed | 1
     cdef uint64_t pos = x.start, n, i, k, done, frame = 0, sm = 0
     cdef int64_t t_end = _now_ns() + x.duration_ns
+    cdef int16_t* slot
     cdef uint64_t iters = 0
     while not vc_load_relaxed(&x.stop):
         iters += 1
@@ -132,9 +133,18 @@ cdef void* _stress_producer(void* arg) noexcept nogil:
             frame += 1
             vc_store_relaxed(&x.p_items, frame)
         else:
-            for i in range(x.chunk):
-                x.p_buf[i] = _pattern(frame * x.chunk + i)
-            fq_push(x.fq, x.p_buf, <uint32_t>(frame & 0xFFFF), frame, <uint32_t>(frame * 7))
+            # half the frames written in place (fq_slot + fq_commit, as the
+            # engine plays out into the queue), the rest (and every frame
+            # while the queue is full) copied in by fq_push
+            slot = fq_slot(x.fq) if (_rng(&s) & 1) else NULL
+            if slot != NULL:
+                for i in range(x.chunk):
+                    slot[i] = _pattern(frame * x.chunk + i)
+                fq_commit(x.fq, <uint32_t>(frame & 0xFFFF), frame, <uint32_t>(frame * 7))
+            else:
+                for i in range(x.chunk):
+                    x.p_buf[i] = _pattern(frame * x.chunk + i)
+                fq_push(x.fq, x.p_buf, <uint32_t>(frame & 0xFFFF), frame, <uint32_t>(frame * 7))
             frame += 1
             vc_store_relaxed(&x.p_items, frame)
             if (_rng(&s) & 15) == 0:

@@ -181,6 +181,12 @@ cdef struct Sess:
     int32_t queue                # index of the frame queue for frame_out
     uint64_t frames_out          # frames produced (timestamp_ms = frames_out * frame_ms)
     int64_t last_rx_ns
+    # tick-mode read policy (io._readable): the previous read of the RTP
+    # socket, and the newest packet the jitter buffer stored
+    int64_t rx_read_ns
+    uint32_t rx_ts
+    uint16_t rx_seq
+    bint rx_have
     int64_t inactivity_ns        # 0 = off
     vc_sring* out_ring
     int32_t stage_n

@@ -35,10 +35,10 @@ from voicecore._native.atomic cimport (
     vc_load_relaxed, vc_load_acquire, vc_store_release, vc_load_seq_cst,
     vc_exchange_seq_cst, vc_store_seq_cst, vc_fence_seq_cst,
 )
-from voicecore._native.media.jitter cimport JitterBuffer, jb_prefetch, vc_touch
+from voicecore._native.media.jitter cimport JitterBuffer, jb_prefetch, vc_touch, R_OK
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, sockaddr_storage, socklen_t, pthread_t,
-    S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, DtmfOut,
+    S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, F_DELIVER, DtmfOut,
     C_ADD, C_REMOVE, C_FLUSH_OUT, C_DTMF, C_SET_REMOTE, C_FLAGS, C_STOP,
     EV_READY, EV_REMOVED, EV_ACTIVE, EV_ERROR, EV_LATCHED,
     E_RECV, E_EPOLL, E_TIMER, N_DTMF_OUT, RECV_BATCH, RECV_MAX, SLOT_FILL,
@@ -56,6 +56,7 @@ cdef extern from "vc_io.h" nogil:
     int64_t vc_rbatch_kts(const vc_rbatch* b, int i)
     void vc_rbatch_init(vc_rbatch* b, uint8_t* bufs)
     int vc_rbatch_recv(vc_rbatch* b, int fd, int vlen)
+    int vc_rbatch_recv1(vc_rbatch* b, int fd)
     int vc_rbatch_len(const vc_rbatch* b, int i)
     const uint8_t* vc_rbatch_data(const vc_rbatch* b, int i)
     const sockaddr_storage* vc_rbatch_addr(const vc_rbatch* b, int i)
@@ -320,21 +321,40 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
                     int64_t rt_off) noexcept nogil:
     """Read what the socket holds. Each datagram's arrival time is the
     kernel's receive stamp (realtime, mapped to monotonic with ``rt_off``),
-    so reading once per tick keeps the exact timing; ``now`` without one."""
+    so reading once per tick keeps the exact timing; ``now`` without one.
+
+    Tick mode reads the RTP socket with one recvmsg first and stops there when
+    the datagram is the stream's next one, not late, arrived after the
+    previous read and carries at least a tick of audio (see _in_step): the
+    datagram after it, if already waiting, cannot be due before the next
+    tick, which reads it first. Anything else (a loss, reordering, a
+    duplicate, DTMF, a foreign or bad datagram, shorter packets, a backlog)
+    drains the socket with recvmmsg as before."""
     cdef int fd = s.rtcp_fd if which else s.fd
     cdef int k, total = 0, want = 4          # one or two datagrams is the common case
     cdef epoll_event ev
     cdef bint direct = c.read_on_tick and not which      # read at its tick, not polled
     cdef int bound = RECV_MAX * c.nslots if direct else RECV_MAX
+    cdef int64_t prev
+    if direct:
+        prev = s.rx_read_ns
+        s.rx_read_ns = now
+        k = vc_rbatch_recv1(rb, fd)
+        if k <= 0:
+            if k < 0:
+                _recv_error(c, s, -k, which)
+            return
+        c.st.datagrams += 1
+        if _handle(c, s, which, rb, 1, now, rt_off, prev):
+            return
+        total = 1
     while total < bound:
         k = vc_rbatch_recv(rb, fd, want)
         if k < 0:
-            s.st.recv_errors += 1
-            if s.st.recv_errors == 1 or (s.st.recv_errors & 1023) == 0:
-                ev_post(c, s, EV_ERROR, -k, E_RECV, which)
+            _recv_error(c, s, -k, which)
             return
         c.st.datagrams += <uint64_t>k
-        _handle(c, s, which, rb, k, now, rt_off)
+        _handle(c, s, which, rb, k, now, rt_off, -1)
         total += k
         if k < want:
             return                               # drained
@@ -347,14 +367,43 @@ cdef void _readable(Core* c, Sess* s, int which, vc_rbatch* rb, int64_t now,
     epoll_ctl(c.sock_ep if c.read_on_tick else c.epfd, EPOLL_CTL_MOD, fd, &ev)
 
 
-cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now,
-                  int64_t rt_off) noexcept nogil:
+cdef void _recv_error(Core* c, Sess* s, int err, int which) noexcept nogil:
+    s.st.recv_errors += 1
+    if s.st.recv_errors == 1 or (s.st.recv_errors & 1023) == 0:
+        ev_post(c, s, EV_ERROR, err, E_RECV, which)
+
+
+cdef inline bint _in_step(Sess* s, const uint8_t* d, int64_t t, int64_t prev) noexcept nogil:
+    """For a datagram the jitter buffer stored (R_OK: a valid RTP header, not
+    late): is it the stream's next one (sequence number + 1), carrying at
+    least one tick of audio (timestamp step >= ts_step), arrived after the
+    previous read (``prev``; -1: not asked)? Keeps the newest stored
+    (sequence, timestamp)."""
+    cdef uint16_t seq = (<uint16_t>d[2] << 8) | d[3]
+    cdef uint32_t ts = (<uint32_t>d[4] << 24) | (<uint32_t>d[5] << 16) | (<uint32_t>d[6] << 8) | d[7]
+    cdef uint16_t ds = <uint16_t>(seq - s.rx_seq)
+    cdef bint step = (s.rx_have and ds == 1 and t > prev and prev >= 0
+                      and <uint32_t>(ts - s.rx_ts) >= <uint32_t>s.ts_step
+                      and <uint32_t>(ts - s.rx_ts) < 0x80000000u)
+    if not s.rx_have or (ds != 0 and ds < 0x8000):
+        s.rx_seq = seq
+        s.rx_ts = ts
+        s.rx_have = True
+    return step
+
+
+cdef bint _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now,
+                  int64_t rt_off, int64_t prev) noexcept nogil:
+    """Handle k received datagrams; True if the last one is the stream's next
+    step (see _in_step; ``prev`` the previous read's time, -1 not asked)."""
     cdef int i, n, r
+    cdef bint step = False
     cdef int64_t t, kts
     cdef bint from_remote
     cdef const uint8_t* d
     cdef const sockaddr_storage* src
     for i in range(k):
+        step = False
         d = vc_rbatch_data(rb, i)
         n = vc_rbatch_len(rb, i)
         src = vc_rbatch_addr(rb, i)
@@ -387,10 +436,12 @@ cdef void _handle(Core* c, Sess* s, int which, vc_rbatch* rb, int k, int64_t now
             continue
         if s.jb != NULL:
             r = (<JitterBuffer>s.jb).push_c(d, n, t)
+            step = r == R_OK and _in_step(s, d, t, prev)
         s.last_rx_ns = t
         if s.inactive:
             s.inactive = False
             ev_post(c, s, EV_ACTIVE, 0, 0, 0)
+    return step
 
 
 # ====================================================================== the clock
@@ -413,7 +464,9 @@ cdef inline void _pf_sess(Sess* s, int stage) noexcept nogil:
         return
     if stage == 1:
         jb_prefetch(&(<JitterBuffer>s.jb)._s, 0)
-        if s.in_buf != NULL:
+        # the input buffer when the frame is played out there (resampled or
+        # not delivered); otherwise it goes straight to the frame queue (_pf_fq)
+        if s.in_buf != NULL and (s.in_rs != NULL or not (s.tflags & F_DELIVER)):
             p = <const char*>s.in_buf
             vc_touch(p)
             while p < <const char*>(s.in_buf + s.frame_in):
@@ -503,8 +556,10 @@ cdef void _ticks(Core* c, int64_t now, vc_rbatch* rb) noexcept nogil:
         for j in range(n):
             s = c.table[m[j]]
             if c.read_on_tick and s.state == S_ACTIVE:
-                if (j & 7) == 7:
-                    rnow = vc_now_ns()      # arrival stamps later than this are clamped to it
+                if j:
+                    # the read's own time: arrival stamps later than this are
+                    # clamped to it, and the next read asks what came after it
+                    rnow = vc_now_ns()
                 _readable(c, s, 0, rb, rnow, rt_off)
             # after the syscall (which waits for every load before it), so
             # the misses overlap this session's tick

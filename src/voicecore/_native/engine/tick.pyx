@@ -21,7 +21,7 @@ from libc.string cimport memcpy, memset, strlen
 
 from voicecore._native.atomic cimport vc_load_acquire, vc_load_relaxed, vc_store_release, vc_stat_add
 from voicecore._native.media.ring cimport (
-    sring_readable, sring_consumer_pos, sring_read, aec_write, fq_push, vc_sring,
+    sring_readable, sring_consumer_pos, sring_read, aec_write, fq_push, fq_slot, fq_commit, vc_sring, vc_fqueue,
 )
 from voicecore._native.media.g711 cimport ulaw_encode, alaw_encode
 from voicecore._native.media.jitter cimport JitterBuffer, JDtmfEvent, JRtcp
@@ -61,8 +61,16 @@ cdef inline uint32_t _rand(Sess* s) noexcept nogil:
 cdef inline void _inbound(Core* c, Sess* s, int64_t deadline) noexcept nogil:
     cdef int kind, n
     cdef int16_t* data
+    cdef int16_t* slot = NULL
+    cdef vc_fqueue* q = c.fq[s.queue]
     cdef JDtmfEvent dt
-    kind = (<JitterBuffer>s.jb).pull_c(s.in_buf, deadline)
+    # Played out straight into the frame queue's next slot when the frame goes
+    # there as it is (no resampling, the queue's frame size, room in the
+    # queue); the slot is published only if the frame is delivered.
+    if s.in_rs == NULL and (s.tflags & F_DELIVER) and <uint64_t>s.frame_in == q.frame_samples:
+        slot = fq_slot(q)
+    data = slot if slot != NULL else s.in_buf
+    kind = (<JitterBuffer>s.jb).pull_c(data, deadline)
     while (<JitterBuffer>s.jb).dtmf_pop_c(&dt):
         ev_post(c, s, EV_DTMF, dt.code, dt.duration, dt.ts)
     if not s.have_media:
@@ -75,16 +83,17 @@ cdef inline void _inbound(Core* c, Sess* s, int64_t deadline) noexcept nogil:
         s.frames_out += 1
         return
     if s.tflags & F_MUTED:
-        memset(s.in_buf, 0, s.frame_in * sizeof(int16_t))
-    if s.in_rs != NULL:
-        n = <int>(<Resampler>s.in_rs).run_s16(s.in_buf, s.frame_in, s.in_rs_buf)
-        data = s.in_rs_buf
+        memset(data, 0, s.frame_in * sizeof(int16_t))
+    n = s.frame_in
+    if slot != NULL:
+        fq_commit(q, frame_tag(s), s.frames_out, <uint32_t>kind | (<uint32_t>n << 16))
     else:
-        n = s.frame_in
-        data = s.in_buf
-    if fq_push(c.fq[s.queue], data, frame_tag(s), s.frames_out, <uint32_t>kind | (<uint32_t>n << 16)):
-        s.st.consumer_overflow += 1
-        c.st.frame_overflow += 1
+        if s.in_rs != NULL:
+            n = <int>(<Resampler>s.in_rs).run_s16(s.in_buf, s.frame_in, s.in_rs_buf)
+            data = s.in_rs_buf
+        if fq_push(q, data, frame_tag(s), s.frames_out, <uint32_t>kind | (<uint32_t>n << 16)):
+            s.st.consumer_overflow += 1
+            c.st.frame_overflow += 1
     s.frames_out += 1
     s.st.frames_delivered += 1
     c.produced = True

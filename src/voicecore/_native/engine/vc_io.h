@@ -96,6 +96,24 @@ static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
     return r;
 }
 
+/* Receive one datagram into slot 0 with recvmsg (cheaper than a recvmmsg,
+ * which after the last waiting datagram tries once more and finds the queue
+ * empty). Returns 1, 0 when nothing is waiting, or -errno. */
+static inline int vc_rbatch_recv1(vc_rbatch *b, int fd) {
+    struct msghdr *h = &b->msgs[0].msg_hdr;
+    ssize_t r;
+    h->msg_namelen = sizeof(struct sockaddr_storage);
+    h->msg_control = b->ctl[0].buf;
+    h->msg_controllen = VC_CMSG_SPACE;
+    h->msg_flags = 0;
+    do {
+        r = recvmsg(fd, h, MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    b->msgs[0].msg_len = (unsigned)r;
+    return 1;
+}
+
 /* Length of datagram i; a truncated one reports VC_RECV_BUF (> 1500: oversize). */
 static inline int vc_rbatch_len(const vc_rbatch *b, int i) {
     if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) return VC_RECV_BUF;

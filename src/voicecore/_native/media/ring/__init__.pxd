@@ -40,7 +40,7 @@ from voicecore._native.media.ring.aec cimport (
     aec_write, aec_read_aligned, aec_read_at,
 )
 from voicecore._native.media.ring.frames cimport (
-    FrameQueue, vc_fqueue, vc_frame_meta, fq_new, fq_free, fq_push, fq_pop, fq_len,
+    FrameQueue, vc_fqueue, vc_frame_meta, fq_new, fq_free, fq_push, fq_slot, fq_commit, fq_pop, fq_len,
     FLAG_END, FLAG_SILENCE, FLAG_DISCONTINUITY, FLAG_PARTIAL,
     VC_WAKEUP_NONE, VC_WAKEUP_DEFAULT, VC_WAKEUP_PIPE,
 )

@@ -7,7 +7,8 @@
 # is signalled only when the consumer has armed it by finding the queue empty:
 # one syscall per empty -> non-empty transition.
 #
-# Every function is `noexcept nogil`. Producer: fq_push. Consumer: fq_pop.
+# Every function is `noexcept nogil`. Producer: fq_push (or fq_slot + fq_commit).
+# Consumer: fq_pop.
 # fq_len is a query either side may call. Ownership rule per side as in
 # sample.pxd; FrameQueue.close() also raises while the producer side is
 # adopted (a push racing with close could signal a recycled fd number).
@@ -65,6 +66,11 @@ cdef void fq_free(vc_fqueue* q) noexcept nogil
 # producer: copies frame_samples samples; returns 1 if the oldest frame was dropped
 cdef int fq_push(vc_fqueue* q, const int16_t* src, uint32_t session, uint64_t timestamp,
                  uint32_t flags) noexcept nogil
+# producer, in place: the slot the next push fills, or NULL when the queue is
+# full (then fq_push, which drops the oldest frame). Fill frame_samples samples
+# and fq_commit to publish them; a slot not committed leaves nothing behind.
+cdef int16_t* fq_slot(vc_fqueue* q) noexcept nogil
+cdef void fq_commit(vc_fqueue* q, uint32_t session, uint64_t timestamp, uint32_t flags) noexcept nogil
 # consumer: returns 1 and fills dst (frame_samples samples) and meta, or 0 when
 # empty (and arms the wake-up)
 cdef int fq_pop(vc_fqueue* q, int16_t* dst, vc_frame_meta* meta) noexcept nogil

@@ -92,7 +92,6 @@ cdef int fq_push(vc_fqueue* q, const int16_t* src, uint32_t session, uint64_t ti
     cdef uint64_t w = vc_load_relaxed(&q.write_idx)      # we are its only writer
     cdef uint64_t r = vc_load_acquire(&q.read_idx)
     cdef int dropped = 0
-    cdef vc_frame_meta* m
     while w - r >= q.slots:
         # Full: drop the oldest frame by moving the read index past it. If the
         # consumer took it first the CAS fails, r is refreshed and there is room.
@@ -103,7 +102,12 @@ cdef int fq_push(vc_fqueue* q, const int16_t* src, uint32_t session, uint64_t ti
     # Slot w & mask held frame w - slots, which is consumed or dropped: a
     # consumer still copying it will fail its CAS and discard the copy.
     memcpy(q.frames + (w & q.mask) * q.frame_samples, src, q.frame_samples * sizeof(int16_t))
-    m = &q.meta[w & q.mask]
+    _publish(q, w, session, timestamp, flags)
+    return dropped
+
+cdef inline void _publish(vc_fqueue* q, uint64_t w, uint32_t session, uint64_t timestamp,
+                          uint32_t flags) noexcept nogil:
+    cdef vc_frame_meta* m = &q.meta[w & q.mask]
     m.timestamp = timestamp
     m.session = session
     m.flags = flags
@@ -116,7 +120,19 @@ cdef int fq_push(vc_fqueue* q, const int16_t* src, uint32_t session, uint64_t ti
             if vc_wakeup_signal(q.fds) != 0:
                 vc_stat_add(&q.wakeup_errors, 1)
             vc_stat_add(&q.wakeups, 1)
-    return dropped
+
+cdef int16_t* fq_slot(vc_fqueue* q) noexcept nogil:
+    cdef uint64_t w = vc_load_relaxed(&q.write_idx)      # we are its only writer
+    cdef uint64_t r = vc_load_acquire(&q.read_idx)
+    if w - r >= q.slots:
+        return NULL
+    # read_idx > w - slots: the consumer claimed frame w - slots with its CAS,
+    # which it makes only after copying it out, so nothing reads this slot
+    # until write_idx passes it
+    return q.frames + (w & q.mask) * q.frame_samples
+
+cdef void fq_commit(vc_fqueue* q, uint32_t session, uint64_t timestamp, uint32_t flags) noexcept nogil:
+    _publish(q, vc_load_relaxed(&q.write_idx), session, timestamp, flags)
 
 cdef int fq_pop(vc_fqueue* q, int16_t* dst, vc_frame_meta* meta) noexcept nogil:
     cdef uint64_t r, w
