@@ -10,8 +10,10 @@ inline.
 One wake-up: read what the readable sockets hold (at most RECV_BATCH datagrams
 per recvmmsg; each datagram keeps the kernel's receive time). In tick mode
 (the default) a session's RTP socket is not polled at all: it is read
-directly right before the session's own sub-slot tick, once per period, and
-only the RTCP sockets are polled; otherwise every socket is in the epoll set.
+directly right before the session's own sub-slot tick, once per period (one
+recvmsg while the stream is in step, a recvmmsg drain otherwise: _readable),
+and only the RTCP sockets are polled; otherwise every socket is in the epoll
+set.
 Check each datagram's source and hand it to the session's jitter buffer
 (RTCP, also when multiplexed on the RTP port, goes to the RTCP parser); then
 apply python's commands; then run every sub-slot tick that is due (absolute
