@@ -108,7 +108,9 @@ def parse(xml_text: str, frame_markers: tuple[str, ...]) -> tuple[list[VgError],
 def run(code: str, *args: str, frame_markers: tuple[str, ...] = (f"{os.sep}voicecore{os.sep}",),
         timeout: float = 900) -> VgResult:
     """Run ``python -c code args`` under memcheck; see the module docstring."""
-    env = dict(os.environ, PYTHONMALLOC="malloc")
+    # the C allocator for Python's objects and for voicecore's per-call blocks
+    # (VOICECORE_HUGEPAGES=0: not the huge-page arena), so memcheck sees every block
+    env = dict(os.environ, PYTHONMALLOC="malloc", VOICECORE_HUGEPAGES="0")
     with tempfile.TemporaryDirectory(prefix="vc-valgrind-") as tmp:
         xml = Path(tmp) / "report.xml"
         proc = subprocess.run(

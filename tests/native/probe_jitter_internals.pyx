@@ -25,7 +25,7 @@ def conceal_after_guard(JitterBuffer jb, const int16_t[::1] history, const uint8
     ``next_packet``, is known from the second frame on, so the two-sided blend
     and the next packet's pitch search run too) and overlap-add into a frame
     of it. Returns the samples produced."""
-    cdef JBState st = jb._s                  # a copy: the object's own history is untouched
+    cdef JBState st = jb._s[0]               # a copy: the object's own history is untouched
     cdef long page = sysconf(_SC_PAGESIZE)
     cdef size_t nbytes = ((st.hist_size * sizeof(int16_t) + page - 1) // page) * page
     cdef char* base

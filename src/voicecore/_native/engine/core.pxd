@@ -172,6 +172,7 @@ cdef struct Sess:
     int fd
     int rtcp_fd                  # -1: RTCP muxed on fd or off
     PyObject* jb                 # JitterBuffer (python holds the reference)
+    void* jbs                    # its state (JBState*, for prefetching without touching the object)
     PyObject* in_rs              # Resampler clock -> output rate, or NULL
     int16_t* in_buf              # frame_in samples
     int16_t* in_rs_buf           # frame_out + slack samples

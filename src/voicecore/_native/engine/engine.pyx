@@ -37,6 +37,7 @@ Linux only (epoll, timerfd, eventfd, recvmmsg).
 cimport cython
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from voicecore._native.hugemem cimport vc_hm_calloc, vc_hm_free
 from libc.string cimport memset, memcpy
 from libc.errno cimport errno
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -426,7 +427,7 @@ cdef class Engine:
             raise ValueError(f"Engine.add_session: output frames of {frame_out} samples exceed {MAX_FRAME}")
         q = self._queue_for(frame_out)
         idx = self._free_idx.pop()
-        s = <Sess*>calloc(1, sizeof(Sess))
+        s = <Sess*>vc_hm_calloc(1, sizeof(Sess))
         if s == NULL:
             self._free_idx.append(idx)
             raise MemoryError("Engine.add_session: cannot allocate")
@@ -444,21 +445,22 @@ cdef class Engine:
                 remote_rtcp = (remote[0], remote[1] + 1 if remote[1] else 0)
             set_addr(&s.remote_rtcp, &s.remote_rtcp_len, remote_rtcp, family)
             s.jb = <PyObject*>jitter
+            s.jbs = <void*>(<JitterBuffer>jitter)._s
             s.in_rs = <PyObject*>in_resampler if in_resampler is not None else NULL
             s.clock_rate = clock
             s.frame_in = frame_in
             s.out_rate = out_rate
             s.frame_out = frame_out
             s.queue = q
-            s.in_buf = <int16_t*>calloc(frame_in + 16, sizeof(int16_t))
-            s.in_rs_buf = <int16_t*>calloc(frame_out + 64, sizeof(int16_t))
+            s.in_buf = <int16_t*>vc_hm_calloc(frame_in + 16, sizeof(int16_t))
+            s.in_rs_buf = <int16_t*>vc_hm_calloc(frame_out + 64, sizeof(int16_t))
             s.out_ring = sring_new(<uint64_t>out_capacity, 0)
-            s.stage = <int16_t*>calloc(4 * frame_in + 4096, sizeof(int16_t))
+            s.stage = <int16_t*>vc_hm_calloc(4 * frame_in + 4096, sizeof(int16_t))
             s.tmp_cap = 4096
-            s.tmp = <int16_t*>calloc(s.tmp_cap, sizeof(int16_t))
+            s.tmp = <int16_t*>vc_hm_calloc(s.tmp_cap, sizeof(int16_t))
             # header + the largest payload (L16: 2 bytes/sample, Opus <= 1500) + SRTP's tag
             s.pkt_cap = 12 + max(2 * frame_in, 1500) + 160
-            s.pkt = <uint8_t*>calloc(s.pkt_cap, 1)
+            s.pkt = <uint8_t*>vc_hm_calloc(s.pkt_cap, 1)
             if (s.in_buf == NULL or s.in_rs_buf == NULL or s.out_ring == NULL or s.stage == NULL
                     or s.tmp == NULL or s.pkt == NULL):
                 raise MemoryError("Engine.add_session: cannot allocate the session's buffers")
@@ -880,12 +882,12 @@ cdef void _free_c(Sess* s) noexcept nogil:
     """Free a session's C memory (its Python objects are the caller's)."""
     sring_free(s.out_ring)
     aec_free(s.aec)
-    free(s.in_buf)
-    free(s.in_rs_buf)
-    free(s.stage)
-    free(s.tmp)
-    free(s.pkt)
-    free(s)
+    vc_hm_free(s.in_buf)
+    vc_hm_free(s.in_rs_buf)
+    vc_hm_free(s.stage)
+    vc_hm_free(s.tmp)
+    vc_hm_free(s.pkt)
+    vc_hm_free(s)
 
 
 cdef uint32_t _gen_counter = 1

@@ -38,6 +38,7 @@ from voicecore._native.atomic cimport (
     vc_exchange_seq_cst, vc_store_seq_cst, vc_fence_seq_cst,
 )
 from voicecore._native.media.jitter cimport JitterBuffer, jb_prefetch, vc_touch, R_OK
+from voicecore._native.media._jitter.state cimport JBState
 from voicecore._native.engine.core cimport (
     Core, Sess, Cmd, sockaddr_storage, socklen_t, pthread_t,
     S_ADDING, S_ACTIVE, S_REMOVING, S_RELEASED, F_LATCH, F_DELIVER, DtmfOut,
@@ -465,7 +466,8 @@ cdef inline void _pf_sess(Sess* s, int stage) noexcept nogil:
     if s.jb == NULL:
         return
     if stage == 1:
-        jb_prefetch(&(<JitterBuffer>s.jb)._s, 0)
+        _prefetch(s.jb)             # the buffer object (push_c / pull_c read its state pointer)
+        jb_prefetch(<const JBState*>s.jbs, 0)
         # the input buffer when the frame is played out there (resampled or
         # not delivered); otherwise it goes straight to the frame queue (_pf_fq)
         if s.in_buf != NULL and (s.in_rs != NULL or not (s.tflags & F_DELIVER)):
@@ -477,7 +479,7 @@ cdef inline void _pf_sess(Sess* s, int stage) noexcept nogil:
         if s.out_ring != NULL:
             _prefetch(s.out_ring)
     else:
-        jb_prefetch(&(<JitterBuffer>s.jb)._s, 1)
+        jb_prefetch(<const JBState*>s.jbs, 1)
 
 
 cdef inline void _pf_fq(vc_fqueue* q) noexcept nogil:

@@ -58,7 +58,7 @@ from voicecore._native.media._jitter.state cimport JBState
 
 @cython.final
 cdef class JitterBuffer:
-    cdef JBState _s              # private: the buffer's state (_jitter/state.pxd), not an API
+    cdef JBState* _s             # private: the buffer's state (_jitter/state.pxd, a huge-page block: vc_hugemem.h), not an API
     cdef object _dec             # private: the G.722 / Opus decoder the state points to (or None)
 
     # One datagram (raw RTP, ``n`` bytes) that arrived at ``arrival_ns``
@@ -100,7 +100,7 @@ cdef extern from *:
 
 # Cache prefetch hints for an engine that walks many buffers in turn: a hint
 # only (reads what the owner thread may read, changes nothing). ``s`` is
-# ``&buffer._s``, which costs no memory access to form. stage 0: the state
+# ``buffer._s`` (an engine keeps a copy of the pointer beside the buffer's). stage 0: the state
 # every push / pull touches; stage 1 (once stage 0 had time to land): the
 # slots, payload, history and delay-histogram lines the next push / pull use.
 cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
@@ -109,7 +109,7 @@ cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
     cdef int64_t k
     if stage == 0:
         # configuration, statistics, sequence, playout and delay state, the
-        # head of the DTMF state (and the object header before the state);
+        # head of the DTMF state (and the block header before the state);
         # the concealment flag, the RFC 3550 receiver state, the codec block
         vc_touch(s)
         p = <const char*>s - 32

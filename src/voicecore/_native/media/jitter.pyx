@@ -68,6 +68,7 @@ from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport malloc, calloc, free
+from voicecore._native.hugemem cimport vc_hm_alloc, vc_hm_calloc, vc_hm_free, vc_hm_stats
 from libc.string cimport memset
 
 import enum
@@ -166,6 +167,16 @@ cdef int _raise_owned(str where) except -1:
                        f"session's stats() ({where} is not available while the engine owns it)")
 
 
+def memory_stats() -> dict:
+    """Where jitter buffers keep their state and buffers (vc_hugemem.h):
+    ``chunks`` of 32 MiB advised for transparent huge pages, ``arena_blocks``
+    and ``heap_blocks`` live now in those chunks and in the C allocator
+    (VOICECORE_HUGEPAGES=0, sanitizer builds, non-Linux)."""
+    cdef uint64_t chunks = 0, arena = 0, heap = 0
+    vc_hm_stats(&chunks, &arena, &heap)
+    return {"chunks": chunks, "arena_blocks": arena, "heap_blocks": heap}
+
+
 @cython.final
 cdef class JitterBuffer:
     """Jitter buffer, playout clock and concealment for one inbound RTP stream.
@@ -227,6 +238,11 @@ cdef class JitterBuffer:
         cdef int fade_start_ms, silent_after_ms, blend_ms, dtmf_timeout_ms
         cdef double* hgram
         cfg = _jitter_args.check(args, kwargs)          # every bad argument raises there
+        # the state on huge pages, with the buffers below: an engine walks
+        # every call's state each tick, and 4 KiB pages cost TLB misses
+        self._s = <JBState*>vc_hm_calloc(1, sizeof(JBState))
+        if self._s == NULL:
+            raise MemoryError("JitterBuffer: cannot allocate its state")
         clock_rate, frame_ms, capacity = cfg["clock_rate"], cfg["frame_ms"], cfg["capacity"]
         min_delay_ms, max_delay_ms, init_ms = cfg["min_delay_ms"], cfg["max_delay_ms"], cfg["initial_delay_ms"]
         fade_start_ms, silent_after_ms = cfg["fade_start_ms"], cfg["silent_after_ms"]
@@ -287,15 +303,15 @@ cdef class JitterBuffer:
         self._s.hist_size = self._s.hist_keep + 8 * self._s.frame + 64
 
         nbins = max_delay_ms + 2
-        self._s.slots = <JSlot*>malloc(capacity * sizeof(JSlot))
-        self._s.pay = <uint8_t*>malloc(<size_t>capacity * self._s.max_payload)
-        self._s.hist = <int16_t*>calloc(self._s.hist_size, sizeof(int16_t))
-        self._s.tmp = <int16_t*>malloc((2 * self._s.frame + 64) * sizeof(int16_t))
-        self._s.plc.pbuf = <int16_t*>malloc(160 * self._s.r8 * sizeof(int16_t) + 16)
-        hgram = <double*>calloc(nbins, sizeof(double))
-        self._s.cand_pay = <uint8_t*>malloc(MAX_DATAGRAM)
-        self._s.fr.pay = <uint8_t*>malloc(<size_t>FR_CAP * self._s.max_payload)
-        self._s.plc.fbuf = <int16_t*>malloc((160 * self._s.r8 + 16) * sizeof(int16_t))
+        self._s.slots = <JSlot*>vc_hm_alloc(capacity * sizeof(JSlot))
+        self._s.pay = <uint8_t*>vc_hm_alloc(<size_t>capacity * self._s.max_payload)
+        self._s.hist = <int16_t*>vc_hm_calloc(self._s.hist_size, sizeof(int16_t))
+        self._s.tmp = <int16_t*>vc_hm_alloc((2 * self._s.frame + 64) * sizeof(int16_t))
+        self._s.plc.pbuf = <int16_t*>vc_hm_alloc(160 * self._s.r8 * sizeof(int16_t) + 16)
+        hgram = <double*>vc_hm_calloc(nbins, sizeof(double))
+        self._s.cand_pay = <uint8_t*>vc_hm_alloc(MAX_DATAGRAM)
+        self._s.fr.pay = <uint8_t*>vc_hm_alloc(<size_t>FR_CAP * self._s.max_payload)
+        self._s.plc.fbuf = <int16_t*>vc_hm_alloc((160 * self._s.r8 + 16) * sizeof(int16_t))
         # decode cache: a whole packet (G.722: 2 samples per octet; Opus: <= 120 ms)
         self._s.cx.q = clock_rate // 400
         self._s.cx.cap = (2 * self._s.max_payload if self._s.scodec == CODEC_G722
@@ -307,8 +323,8 @@ cdef class JitterBuffer:
         self._s.cx.fend = OPUS_PLC_END_MS * clock_rate // 1000
         self._s.cx.fade0 = self._s.cx.fend - clock_rate // 50
         if self._s.scodec != CODEC_NONE:
-            self._s.cx.buf = <int16_t*>malloc(self._s.cx.cap * sizeof(int16_t))
-            self._s.cx.lbuf = <int16_t*>malloc(self._s.cx.cap * sizeof(int16_t))
+            self._s.cx.buf = <int16_t*>vc_hm_alloc(self._s.cx.cap * sizeof(int16_t))
+            self._s.cx.lbuf = <int16_t*>vc_hm_alloc(self._s.cx.cap * sizeof(int16_t))
             if self._s.cx.buf == NULL or self._s.cx.lbuf == NULL:
                 raise MemoryError("JitterBuffer: cannot allocate buffers")
         if hgram != NULL:
@@ -329,17 +345,21 @@ cdef class JitterBuffer:
         vc_init(&self._s.owner, 0)
 
     def __dealloc__(self):
-        free(self._s.slots)
-        free(self._s.pay)
-        free(self._s.hist)
-        free(self._s.tmp)
-        free(self._s.plc.pbuf)
-        free(self._s.d.hgram)
-        free(self._s.cand_pay)
-        free(self._s.fr.pay)
-        free(self._s.plc.fbuf)
-        free(self._s.cx.buf)
-        free(self._s.cx.lbuf)
+        if self._s == NULL:
+            return                  # __cinit__ failed before allocating it
+        vc_hm_free(self._s.slots)
+        vc_hm_free(self._s.pay)
+        vc_hm_free(self._s.hist)
+        vc_hm_free(self._s.tmp)
+        vc_hm_free(self._s.plc.pbuf)
+        vc_hm_free(self._s.d.hgram)
+        vc_hm_free(self._s.cand_pay)
+        vc_hm_free(self._s.fr.pay)
+        vc_hm_free(self._s.plc.fbuf)
+        vc_hm_free(self._s.cx.buf)
+        vc_hm_free(self._s.cx.lbuf)
+        vc_hm_free(self._s)
+        self._s = NULL
 
     # ------------------------------------------------------------ properties
     @property
@@ -376,10 +396,10 @@ cdef class JitterBuffer:
 
     # ------------------------------------------------------------ engine API
     cdef int push_c(self, const uint8_t* data, Py_ssize_t n, int64_t arrival_ns) noexcept nogil:
-        return jb_push(&self._s, data, n, arrival_ns)
+        return jb_push(self._s, data, n, arrival_ns)
 
     cdef int pull_c(self, int16_t* out, int64_t now_ns) noexcept nogil:
-        return jb_pull(&self._s, out, now_ns)
+        return jb_pull(self._s, out, now_ns)
 
     cdef int frame_samples_c(self) noexcept nogil:
         return self._s.frame
@@ -438,7 +458,7 @@ cdef class JitterBuffer:
         if PyBytes_CheckExact(datagram):
             with cython.critical_section(self):
                 if not vc_load_acquire(&self._s.owner):
-                    r = jb_push(&self._s, <const uint8_t*>PyBytes_AS_STRING(datagram),
+                    r = jb_push(self._s, <const uint8_t*>PyBytes_AS_STRING(datagram),
                                 PyBytes_GET_SIZE(datagram), t)
         else:
             if not PyObject_CheckBuffer(datagram):
@@ -448,7 +468,7 @@ cdef class JitterBuffer:
             try:
                 with cython.critical_section(self):
                     if not vc_load_acquire(&self._s.owner):
-                        r = jb_push(&self._s, <const uint8_t*>b.buf, b.len, t)
+                        r = jb_push(self._s, <const uint8_t*>b.buf, b.len, t)
             finally:
                 release(&b)
         if r < 0:
@@ -468,7 +488,7 @@ cdef class JitterBuffer:
                             f"got {type(datagram).__name__}")
         get_input(datagram, &b, KIND_BYTES, b"JitterBuffer.parse_header: datagram")
         try:
-            code = jb_parse(&self._s, <const uint8_t*>b.buf, b.len, &h)
+            code = jb_parse(self._s, <const uint8_t*>b.buf, b.len, &h)
         finally:
             release(&b)
         if code != R_OK:
@@ -487,7 +507,7 @@ cdef class JitterBuffer:
         cdef int kind = -1
         with cython.critical_section(self):
             if not vc_load_acquire(&self._s.owner):
-                kind = jb_pull(&self._s, <int16_t*>PyBytes_AS_STRING(res), t)
+                kind = jb_pull(self._s, <int16_t*>PyBytes_AS_STRING(res), t)
         if kind < 0:
             _raise_owned("pull")
         return res, _KIND[kind]
@@ -509,7 +529,7 @@ cdef class JitterBuffer:
             raise TypeError(f"JitterBuffer.pull_into: out= must be a writable C-contiguous buffer ({exc})") from None
         with cython.critical_section(self):
             if not vc_load_acquire(&self._s.owner):
-                kind = jb_pull(&self._s, <int16_t*>b.buf, t)
+                kind = jb_pull(self._s, <int16_t*>b.buf, t)
         release(&b)
         if kind < 0:
             _raise_owned("pull_into")
