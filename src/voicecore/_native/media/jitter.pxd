@@ -100,7 +100,7 @@ cdef extern from *:
 
 # Cache prefetch hints for an engine that walks many buffers in turn: a hint
 # only (reads what the owner thread may read, changes nothing). ``s`` is
-# ``buffer._s`` (an engine keeps a copy of the pointer beside the buffer's). stage 0: the state
+# ``buffer._s`` (an engine keeps a copy of that pointer per session). stage 0: the state
 # every push / pull touches; stage 1 (once stage 0 had time to land): the
 # slots, payload, history and delay-histogram lines the next push / pull use.
 cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
@@ -109,10 +109,10 @@ cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
     cdef int64_t k
     if stage == 0:
         # configuration, statistics, sequence, playout and delay state, the
-        # head of the DTMF state (and the block header before the state);
-        # the concealment flag, the RFC 3550 receiver state, the codec block
+        # head of the DTMF state; the concealment flag, the RFC 3550 receiver
+        # state, the codec block
         vc_touch(s)
-        p = <const char*>s - 32
+        p = <const char*>s
         e = <const char*>&s.dt.q[0]
         while p < e:
             _jb_pf(p)

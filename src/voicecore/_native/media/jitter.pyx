@@ -2,6 +2,11 @@
 """RTP jitter buffer (G.711, L16, G.722, Opus) with G.711 Appendix I style packet
 loss concealment (libopus's own PLC and in-band FEC for Opus).
 
+Long because it is the whole API of one cdef class (a Cython class cannot be
+split across modules): argument checks and buffer lifetime, push / pull for
+bytes, buffers and batches, stats and RTCP; the algorithms themselves are in
+_jitter/*.pxd.
+
 One :class:`JitterBuffer` receives the raw RTP datagrams of one call with their
 arrival time (``push``) and hands out exactly one frame of s16le mono PCM per
 ``pull`` (every ``frame_ms`` of the consumer's clock): decoded audio, concealed
@@ -67,7 +72,6 @@ from voicecore._native.media.opus cimport OpusDecoder, OPUS_MAX_SAMPLES_48K
 from cpython.buffer cimport PyObject_CheckBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport malloc, calloc, free
 from voicecore._native.hugemem cimport vc_hm_alloc, vc_hm_calloc, vc_hm_free, vc_hm_stats
 from libc.string cimport memset
 
