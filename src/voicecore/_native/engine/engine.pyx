@@ -767,8 +767,7 @@ cdef class Engine:
                         bl[nb] = n
                         nb += 1
                     elif type(sink) is FrameSink:
-                        (<FrameSink>sink).deliver(PyBytes_FromStringAndSize(<char*>self._buf, 2 * n),
-                                                  meta.flags & 0xFF, meta.timestamp)
+                        (<FrameSink>sink).deliver(<char*>self._buf, 2 * n, meta.flags & 0xFF, meta.timestamp)
                     elif sink is not None:
                         sink(PyBytes_FromStringAndSize(<char*>self._buf, 2 * n), meta.flags & 0xFF,
                              meta.timestamp)
