@@ -105,7 +105,7 @@ def test_anything_kept_is_never_touched_again(keep: str) -> None:
 
 
 @pytest.mark.parametrize("change", ["attr", "new-attr", "del-attr", "meta-key", "meta-pop", "replace-dict",
-                                    "class", "replace-data"])
+                                    "class", "replace-data", "reorder"])
 def test_a_frame_the_callback_changed_is_not_reused(change: str) -> None:
     """Frame 2 is changed and let go: frame 3 must still be a clean frame of
     the sink's class (were frame 2 reused, the change would show)."""
@@ -134,6 +134,10 @@ def test_a_frame_the_callback_changed_is_not_reused(change: str) -> None:
                 frame.__dict__ = dict(vars(frame))
             elif change == "class":
                 frame.__class__ = Other
+            elif change == "reorder":       # same attributes, same values, another order
+                ch = frame.channels
+                del frame.channels
+                frame.channels = ch
             else:
                 frame.data = b"x"
 

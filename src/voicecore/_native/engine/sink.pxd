@@ -11,6 +11,7 @@ cdef class FrameSink:
     cdef readonly int sample_rate
     cdef readonly double frame_ms
     cdef dict _tmpl              # the frame's attributes in order (data, timestamp_ms, metadata set per frame)
+    cdef object _rate            # the template's sample_rate object (recycling checks identity)
     cdef object _spare           # the shared _Spare of (frame_cls, sample_rate), None: never recycle
     # build the AudioFrame (or refill an unshared one) from nbytes of s16le
     # and call owner._audio_received_callback(session, frame)

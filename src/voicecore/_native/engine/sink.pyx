@@ -104,9 +104,9 @@ cdef class FrameSink:
         # every session at that rate, so that it stays in cache.
         tmpl = _TEMPLATES.get(sample_rate)
         if tmpl is None:
-            tmpl = _TEMPLATES[sample_rate] = {"data": b"", "sample_rate": sample_rate, "channels": 1,
-                                              "sample_width": 2, "timestamp_ms": 0.0, "metadata": None}
+            tmpl = _TEMPLATES[sample_rate] = dict(zip(_KEY_NAMES, (b"", sample_rate, _ONE, _TWO, 0.0, None)))
         self._tmpl = tmpl
+        self._rate = tmpl["sample_rate"]
         # Recycling needs a plain heap class: no finaliser (it would run once
         # for many frames), nothing but its __dict__ to carry state.
         self._spare = None
@@ -176,13 +176,13 @@ cdef class FrameSink:
 
     cdef bint _unshared(self, object frame, dict d, bytes pcm, dict meta, object ts):
         """True if nothing but this call's locals refers to the frame or its
-        parts, and every attribute is still what deliver put there."""
-        cdef Py_ssize_t pos = 0, tpos = 0
+        parts, and every attribute is still what deliver put there (the same
+        keys in the same order, each value the very object)."""
+        cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
-        cdef PyObject* tk
-        cdef PyObject* tv
-        cdef int i = 0
+        cdef PyObject* want[6]
+        cdef int i
         # frame: this local only; pcm and meta: a local and the dict; d: a
         # local and the frame
         if (_Py_REFCNT(frame) != 1 or _Py_REFCNT(d) != 2 or _Py_REFCNT(pcm) != 2 or _Py_REFCNT(meta) != 2
@@ -191,28 +191,28 @@ cdef class FrameSink:
             return False
         if PyObject_GenericGetDict(frame, NULL) is not d:
             return False
-        while PyDict_Next(d, &pos, &k, &v):
-            PyDict_Next(self._tmpl, &tpos, &tk, &tv)
-            if k != tk:
+        want[0] = <PyObject*>pcm
+        want[1] = <PyObject*>self._rate
+        want[2] = <PyObject*>_ONE
+        want[3] = <PyObject*>_TWO
+        want[4] = <PyObject*>ts
+        want[5] = <PyObject*>meta
+        for i in range(6):
+            PyDict_Next(d, &pos, &k, &v)
+            if k != _KEYS[i] or v != want[i]:
                 return False
-            if i == 0:
-                if v != <PyObject*>pcm:
-                    return False
-            elif i == 4:
-                if v != <PyObject*>ts:
-                    return False
-            elif i == 5:
-                if v != <PyObject*>meta:
-                    return False
-            elif v != tv:
-                return False
-            i += 1
         pos = 0
         PyDict_Next(meta, &pos, &k, &v)
         return k == <PyObject*>_FRAME_KIND
 
 
 cdef tuple _NO_ARGS = ()
+cdef tuple _KEY_NAMES = ("data", "sample_rate", "channels", "sample_width", "timestamp_ms", "metadata")
+cdef PyObject* _KEYS[6]
+for _i in range(6):
+    _KEYS[_i] = <PyObject*>_KEY_NAMES[_i]     # kept alive by _KEY_NAMES
+cdef object _ONE = 1
+cdef object _TWO = 2
 cdef dict _TEMPLATES = {}        # sample rate -> frame template (never mutated once made)
 cdef str _FRAME_KIND = "frame_kind"
 cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
