@@ -69,6 +69,22 @@ typedef struct {
 
 static vc_hm_t vc_hm = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL, {0}, {NULL}, 0, 0, 0, 0};
 
+/* Write a zero byte into every 4 KiB page of [p, p + n) (and the last byte)
+ * so that its pages are mapped now, by the thread that allocates, and not at
+ * their first use by the audio I/O thread: a first touch there is a page
+ * fault in the middle of a tick (a zeroed page; a zeroed 2 MiB page with
+ * transparent huge pages). Only for memory that is zero (fresh from calloc
+ * or mmap, whose pages are often not mapped yet) or whose contents do not
+ * matter (fresh from malloc): a write alone, since a read first would map
+ * the shared zero page and then fault again on the write. */
+static inline void vc_prefault(void *p, size_t n) {
+    volatile char *c = (volatile char *)p;
+    size_t i;
+    if (p == NULL || n == 0) return;
+    for (i = 0; i < n; i += 4096) c[i] = 0;
+    c[n - 1] = 0;
+}
+
 /* the arena's figures: chunks mapped, blocks now live in it and in the C allocator */
 static inline void vc_hm_stats(uint64_t *chunks, uint64_t *arena_blocks, uint64_t *heap_blocks) {
     pthread_mutex_lock(&vc_hm.mu);
@@ -83,6 +99,7 @@ static inline void *vc_hm__heap(size_t n, int zero) {
     vc_hm_hdr *h;
     if (n > SIZE_MAX - VC_HM_HDR || posix_memalign(&raw, 64, n + VC_HM_HDR) != 0) return NULL;
     if (zero) memset((char *)raw + VC_HM_HDR, 0, n);
+    else vc_prefault((char *)raw + VC_HM_HDR, n);
     h = (vc_hm_hdr *)raw;
     h->next = NULL;
     h->magic = VC_HM_MAGIC_HEAP;
@@ -160,6 +177,7 @@ static inline void *vc_hm_alloc2(size_t n, int zero) {
     vc_hm.cur += sz + VC_HM_HDR;
     vc_hm.arena_blocks++;
     pthread_mutex_unlock(&vc_hm.mu);
+    vc_prefault(raw + VC_HM_HDR, sz);   /* pages nobody touched yet: here, not in the audio thread */
     h = (vc_hm_hdr *)raw;
     h->next = NULL;
     h->magic = VC_HM_MAGIC_ARENA;

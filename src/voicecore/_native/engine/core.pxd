@@ -295,6 +295,7 @@ cdef struct CoreStats:
     uint64_t commands
     uint64_t errors
     uint64_t sessions
+    uint64_t page_faults         # of the I/O thread since it started (minor + major; read every 250 ms)
 
 cdef struct Core:
     # ---- immutable after start
@@ -318,6 +319,7 @@ cdef struct Core:
     bint thread_started
     vc_u64 running
     int64_t t0_ns                # deadline of tick 0
+    int64_t faults_ns            # when the I/O thread last read its page-fault count
     uint64_t tick_no             # next sub-slot tick to run
     Sess** table                 # [max_sessions], python fills, thread reads
     int32_t* members             # [nslots * max_sessions]: session indices per sub-slot (thread)

@@ -37,7 +37,7 @@ Linux only (epoll, timerfd, eventfd, recvmmsg).
 cimport cython
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from voicecore._native.hugemem cimport vc_hm_calloc, vc_hm_free
+from voicecore._native.hugemem cimport vc_hm_calloc, vc_hm_free, vc_prefault
 from libc.string cimport memset, memcpy
 from libc.errno cimport errno
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -230,6 +230,13 @@ cdef class Engine:
                 or c.evs == NULL or c.rbuf == NULL or c.pbuf == NULL or c.played == NULL
                 or self._buf == NULL):
             raise MemoryError("Engine: cannot allocate its queues")
+        # the I/O thread's own arrays, mapped here rather than at its first
+        # touch of each page (sessions' buffers: vc_hm_calloc does the same)
+        vc_prefault(c.table, max_sessions * sizeof(Sess*))
+        vc_prefault(c.members, <size_t>subslots * max_sessions * sizeof(int32_t))
+        vc_prefault(c.cmds, (c.cmd_mask + 1) * sizeof(Cmd))
+        vc_prefault(c.evs, (c.ev_mask + 1) * sizeof(Ev))
+        vc_prefault(c.rbuf, <size_t>RECV_BATCH * RECV_BUF)
         c.epfd = epoll_create1(EPOLL_CLOEXEC)
         c.sock_ep = epoll_create1(EPOLL_CLOEXEC)
         c.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)

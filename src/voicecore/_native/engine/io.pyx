@@ -89,6 +89,22 @@ cdef extern from "<sys/epoll.h>" nogil:
     int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
     enum: EPOLLIN, EPOLLET, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD
 
+cdef extern from "<sys/resource.h>" nogil:
+    """
+    /* page faults of the calling thread (minor + major), -1 if unknown */
+    static inline long long vc_thread_faults(void) {
+    #if defined(RUSAGE_THREAD)
+        struct rusage ru;
+        if (getrusage(RUSAGE_THREAD, &ru) != 0) return -1;
+        return (long long)ru.ru_minflt + (long long)ru.ru_majflt;
+    #else
+        return -1;
+    #endif
+    }
+    """
+    long long vc_thread_faults()
+
+
 cdef extern from "<sched.h>" nogil:
     cdef struct sched_param:
         int sched_priority
@@ -678,7 +694,18 @@ cdef void* _main(void* arg) noexcept nogil:
                 _arm_next(c)
         _retry_removed(c)
         _signal_loop(c)
+        if now - c.faults_ns >= 250000000:
+            _read_faults(c, now)
     return NULL
+
+
+cdef void _read_faults(Core* c, int64_t now) noexcept nogil:
+    """The I/O thread's page faults (a fault in the audio thread is a stall:
+    a zeroed page, or worse); a syscall, so at most four times a second."""
+    cdef long long f = vc_thread_faults()
+    c.faults_ns = now
+    if f >= 0:
+        c.st.page_faults = <uint64_t>f
 
 
 cdef void _retry_removed(Core* c) noexcept nogil:

@@ -17,7 +17,7 @@ SESSION_COUNTERS = (
 ENGINE_COUNTERS = (
     "ticks", "ticks_late", "ticks_caught_up", "ticks_skipped", "wakeups", "epoll_wakeups",
     "datagrams", "frame_overflow", "played_overflow", "event_overflow", "commands", "errors",
-    "sessions",
+    "sessions", "page_faults",
 )
 
 

@@ -18,6 +18,7 @@ afterwards, zeroing whatever may have been overwritten (a seqlock; see
 cimport cython
 from libc.stdint cimport int16_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from voicecore._native.hugemem cimport vc_prefault
 from libc.string cimport memset
 from libc.errno cimport EINVAL, ENOMEM
 
@@ -64,6 +65,7 @@ cdef vc_aec* aec_new(uint64_t capacity, uint32_t rate, int64_t epoch_ns, uint64_
         free(a)
         vc_set_errno(ENOMEM)
         return NULL
+    vc_prefault(a.data, capacity * sizeof(int16_t))     # the audio thread writes it
     a.capacity = capacity
     a.mask = capacity - 1
     a.rate = rate

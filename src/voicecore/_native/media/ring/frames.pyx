@@ -13,6 +13,7 @@ non-Linux platforms use, so that path is exercised on Linux too.
 cimport cython
 from libc.stdint cimport int16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from voicecore._native.hugemem cimport vc_prefault
 from libc.string cimport memcpy
 from libc.errno cimport errno, EINVAL, ENOMEM
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
@@ -66,6 +67,9 @@ cdef vc_fqueue* fq_new(uint64_t slots, uint64_t frame_samples, int wakeup) noexc
         fq_free(q)
         vc_set_errno(ENOMEM)
         return NULL
+    # mapped now, not at the first lap of the producer (the audio I/O thread)
+    vc_prefault(q.frames, slots * frame_samples * sizeof(int16_t))
+    vc_prefault(q.meta, slots * sizeof(vc_frame_meta))
     q.slots = slots
     q.mask = slots - 1
     q.frame_samples = frame_samples

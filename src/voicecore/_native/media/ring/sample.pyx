@@ -16,6 +16,7 @@ by the consumer's next read), so ``readable()`` is a pure query.
 cimport cython
 from libc.stdint cimport int16_t, uint64_t
 from libc.stdlib cimport calloc, free
+from voicecore._native.hugemem cimport vc_prefault
 from libc.string cimport memset
 from libc.errno cimport EINVAL, ENOMEM
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
@@ -81,6 +82,7 @@ cdef vc_sring* sring_new(uint64_t capacity, uint64_t start_position) noexcept no
         free(r)
         vc_set_errno(ENOMEM)
         return NULL
+    vc_prefault(r.data, capacity * sizeof(int16_t))     # one side may be the audio thread
     r.capacity = capacity
     r.mask = capacity - 1
     vc_init(&r.write_pos, start_position)
