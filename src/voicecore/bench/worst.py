@@ -89,7 +89,8 @@ async def worst_case(calls: int = 2500, *, base: int = 12000, rx_cpu: int | None
     def phase() -> dict[str, Any]:
         st = rx.native.stats(reset=True)
         return {"tick_work_ms": st["tick_work_ms"], "tick_lateness_ms": st["tick_lateness_ms"],
-                "ticks_late": st["ticks_late"], "ticks_skipped": st["ticks_skipped"]}
+                "ticks_late": st["ticks_late"], "ticks_skipped": st["ticks_skipped"],
+                "page_faults": st["page_faults"]}      # of the I/O thread, cumulative
 
     rx.native.stats(reset=True)
     await asyncio.sleep(phase_s)
