@@ -64,3 +64,44 @@ def conceal_after_guard(JitterBuffer jb, const int16_t[::1] history, const uint8
         return [hist[i] for i in range(keep, st.hist_end)]
     finally:
         munmap(base, page + nbytes)
+
+
+def hot_lines() -> dict:
+    """The 64-byte lines of JBState (its start is 64-byte aligned: an arena
+    block) holding the fields one push and one pull of an established PCMU
+    stream read or write (state.pxd's layout note): {line: [fields]}."""
+    cdef JBState s
+    cdef char* b = <char*>&s
+    cdef dict out = {}
+    cdef size_t o
+    fields = {
+        "st.frames_out": (<size_t>&s.st.frames_out, 8), "st.audio_frames": (<size_t>&s.st.audio_frames, 8),
+        "st.received": (<size_t>&s.st.received, 8),
+        "tsn": (<size_t>&s.tsn, 16), "slots": (<size_t>&s.slots, 8), "pay": (<size_t>&s.pay, 8),
+        "hist": (<size_t>&s.hist, 8), "max_ext": (<size_t>&s.max_ext, 8), "ref_ext_ts": (<size_t>&s.ref_ext_ts, 8),
+        "max_arrival": (<size_t>&s.max_arrival, 8), "max_media_ts": (<size_t>&s.max_media_ts, 8),
+        "media_end": (<size_t>&s.media_end, 8), "last_own_ns": (<size_t>&s.last_own_ns, 8),
+        "t0_ns": (<size_t>&s.t0_ns, 8), "read_seq": (<size_t>&s.read_seq, 16), "d": (<size_t>&s.d, sizeof(s.d)),
+        "rr.received": (<size_t>&s.rr.received, 8), "rr.jitter": (<size_t>&s.rr.jitter, 16),
+        "rr.valid": (<size_t>&s.rr.valid, 4), "rr.have_transit": (<size_t>&s.rr.have_transit, 4),
+        "rr.max_seq": (<size_t>&s.rr.max_seq, 2),
+        "rate": (<size_t>&s.rate, 4), "frame": (<size_t>&s.frame, 4), "capacity": (<size_t>&s.capacity, 4),
+        "mask": (<size_t>&s.mask, 4), "max_payload": (<size_t>&s.max_payload, 4), "dl": (<size_t>&s.dl, 4),
+        "scodec": (<size_t>&s.scodec, 4), "dtmf_pt": (<size_t>&s.dtmf_pt, 4), "cn_pt": (<size_t>&s.cn_pt, 4),
+        "max_delay": (<size_t>&s.max_delay, 4), "hist_size": (<size_t>&s.hist_size, 4),
+        "ssrc": (<size_t>&s.ssrc, 4), "ref_ts32": (<size_t>&s.ref_ts32, 4), "pkt_ns": (<size_t>&s.pkt_ns, 4),
+        "hist_end": (<size_t>&s.hist_end, 4), "adjusting": (<size_t>&s.adjusting, 4), "flags": (<size_t>&s.flags, 4),
+        "played_ts": (<size_t>&s.played_ts, 4), "have_stream": (<size_t>&s.have_stream, 4),
+        "cand_valid": (<size_t>&s.cand_valid, 4), "in_pause": (<size_t>&s.in_pause, 4),
+        "lost_flag": (<size_t>&s.lost_flag, 4), "cn_pause": (<size_t>&s.cn_pause, 4),
+        "have_played": (<size_t>&s.have_played, 4), "max_seq16": (<size_t>&s.max_seq16, 2),
+        "codec_of_pt[0]": (<size_t>&s.codec_of_pt[0], 1), "codec_of_pt[8]": (<size_t>&s.codec_of_pt[8], 1),
+        "fr.n": (<size_t>&s.fr.n, 4), "dt.active": (<size_t>&s.dt.active, 4), "dt.q_tail": (<size_t>&s.dt.q_tail, 8),
+        "dt.q_head": (<size_t>&s.dt.q_head, 8), "plc.active": (<size_t>&s.plc.active, 4),
+        "plc.end_left": (<size_t>&s.plc.end_left, 4),
+    }
+    for name, (p, n) in fields.items():
+        o = <size_t>p - <size_t>b
+        for line in range(o // 64, (o + n - 1) // 64 + 1):
+            out.setdefault(line, []).append(name)
+    return out

@@ -46,14 +46,14 @@
 # Structs JStats, JDtmfEvent, JRtcp: fields and units are documented where
 # they are defined, voicecore/_native/media/_jitter/types.pxd.
 cimport cython
-from libc.stdint cimport int16_t, int64_t, uint8_t
+from libc.stdint cimport int16_t, int64_t, uint8_t, uintptr_t
 from voicecore._native.media._jitter.types cimport (
     R_OK, R_HELD, R_DUPLICATE, R_LATE, R_MALFORMED, R_OVERSIZE, R_UNKNOWN_PT, R_FOREIGN,
     R_FOREIGN_SSRC, R_DISCARDED, R_MALFORMED_DTMF,
     K_AUDIO, K_CONCEALED, K_SILENCE, K_COMFORT_NOISE,
     JStats, JDtmfEvent, JRtcp,
 )
-from voicecore._native.media._jitter.state cimport JBState
+from voicecore._native.media._jitter.state cimport JBState, CODEC_NONE
 
 
 @cython.final
@@ -108,19 +108,21 @@ cdef inline void jb_prefetch(const JBState* s, int stage) noexcept nogil:
     cdef const char* e
     cdef int64_t k
     if stage == 0:
-        # configuration, statistics, sequence, playout and delay state, the
-        # head of the DTMF state; the concealment flag, the RFC 3550 receiver
-        # state, the codec block
-        vc_touch(s)
-        p = <const char*>s
-        e = <const char*>&s.dt.q[0]
+        # the hot block (state.pxd: from st's per-frame counters to the
+        # static payload types' codec entries), fr's head, dt's tail and
+        # plc's head; the codec block for a stateful codec
+        vc_touch(&s.max_ext)
+        p = <const char*>(<uintptr_t>&s.st.frames_out & ~(<uintptr_t>63))
+        e = <const char*>&s.codec_of_pt[36]
         while p < e:
             _jb_pf(p)
             p += 64
-        _jb_pf(&s.dt.q_tail)
-        _jb_pf(&s.plc.active)
-        _jb_pf(&s.rr)
-        _jb_pf(&s.cx)
+        _jb_pf(&s.fr.n)
+        _jb_pf(&s.dt.active)
+        _jb_pf(&s.dt.q_head)
+        _jb_pf(&s.plc.end_left)
+        if s.scodec != CODEC_NONE:
+            _jb_pf(&s.cx)
         return
     # Prefetches only, no demand load (vc_touch) in this stage: these lines
     # may lie on pages never written yet (payload slots not used so far, a

@@ -106,8 +106,9 @@ cdef struct JHdr:
 # newest run of sequential packets of one SSRC, kept in case that SSRC takes
 # the stream over (the established one stopped).
 cdef struct JForeign:
+    int n                            # entries (first: read on every push and pull)
     uint32_t ssrc
-    int n, head                      # entries, index of the oldest
+    int head                         # index of the oldest
     uint16_t seq[16]
     uint32_t ts[16]
     int64_t arrival[16]
@@ -153,25 +154,28 @@ cdef struct JDelay:
 # then publishes q_head (release), so another thread may pop digits while
 # packets are pushed.
 cdef struct JDtmf:
-    bint active
     uint32_t ts
     int code
     int64_t base, dur, last_ns
     uint32_t done[8]
     int done_n
     JDtmfEvent q[32]
+    # last (JBState's layout): read on every push and pull
+    bint active
     vc_u64 q_tail            # written by the producer only
     vc_u64 q_head            # written by the consumer only
 
 
 # Concealment (plc.pxd)
 cdef struct JPlc:
+    bint active               # first (JBState's layout): active and end_left are read on every pull
+    int end_left
     int16_t* pbuf         # the pitch period copied at the start of an erasure
     int16_t* fbuf         # one pitch period of the packet after a gap (two-sided blend)
     int32_t lpc8[170]     # the 20 ms before the erasure (8 kHz-equivalent sums) + 10 samples of memory
     int64_t bp_seq        # packet whose pitch period bp_P was measured (-1: none)
     int bp_P
-    bint active, joined
+    bint joined
     double noise, noise_frac, voicing_min
     double lpc_a[11]
     double lpc_mem[11]
@@ -181,7 +185,7 @@ cdef struct JPlc:
     int nph                   # output samples since n8_prev
     int bl_max
     int P, L, pos, ck
-    int end_left, end_len
+    int end_len
     int fade_start, fade_mid, fade_end  # samples into an erasure (fade_mid: gain below 1/2)
     uint32_t rng
 
@@ -216,59 +220,69 @@ cdef struct JCodec:
     bint fec_on           # Opus: use in-band FEC
 
 
+# Layout: one push and one pull of an established stream (the engine does
+# both for every call every 20 ms, across thousands of buffers, so each line
+# they touch is a cache miss) touch only the fields from ``st``'s last three
+# counters to the first entries of ``codec_of_pt`` (about seven lines, in
+# one run), then the heads of dt's tail / plc (adjacent) and fr's head:
+# keep fields read on that path in the hot block, everything else below it.
+# jb_prefetch (jitter.pxd) prefetches these lines by field address.
 cdef struct JBState:
-    # configuration (fixed at construction)
-    int rate, frame, r8, capacity, mask, max_payload, dl
-    int rtp_rate             # RTP timestamp clock (Hz)
+    JStats st                # its per-frame counters are its last fields: they open the hot block
+    # ---- hot block: configuration the path reads ----
     int64_t tsn, tsd         # timeline samples per RTP timestamp unit = tsn / tsd
-    int scodec               # CODEC_G722 / CODEC_OPUS: the buffer's stateful codec (else CODEC_NONE)
-    int dtmf_pt, cn_pt
-    uint8_t codec_of_pt[128]
-    int min_delay, max_delay, init_delay     # samples
-    bint conceal_on, cn_on
-    int64_t dtmf_timeout_ns
-    int hist_keep, hist_size
     # buffers (allocated by JitterBuffer.__cinit__)
     JSlot* slots
     uint8_t* pay             # capacity * max_payload bytes
     int16_t* hist            # decoded / concealed sample history (playout order)
-    int16_t* tmp             # scratch for time scaling
-    uint8_t* cand_pay        # payload of the packet on probation
-    JStats st
-    # stream / sequence state (seq.pxd)
-    bint have_stream
-    uint32_t ssrc
+    # ---- hot block: stream / sequence state (seq.pxd) ----
     int64_t max_ext
-    uint16_t max_seq16
     int64_t ref_ext_ts
-    uint32_t ref_ts32
     int64_t max_arrival
     int64_t max_media_ts
     int64_t media_end         # end (timestamp + samples) of the newest media packet
     int64_t last_own_ns       # arrival of the newest packet of the established SSRC in its window
     int64_t t0_ns
+    # ---- hot block: playout (playout.pxd), delay, RFC 3550 ----
+    int64_t read_seq, play_ts
+    JDelay d
+    JRr rr
+    int rate, frame, capacity, mask, max_payload, dl    # configuration (fixed at construction)
+    int scodec               # CODEC_G722 / CODEC_OPUS: the buffer's stateful codec (else CODEC_NONE)
+    int dtmf_pt, cn_pt
+    int min_delay, max_delay                 # samples
+    int hist_keep, hist_size
+    uint32_t ssrc
+    uint32_t ref_ts32
     int pkt_ns               # samples in the newest media packet
-    # probation candidate
+    int hist_end
+    int adjusting
+    int flags
+    uint32_t played_ts
+    bint have_stream
     bint cand_valid
+    bint in_pause, lost_flag, cn_pause
+    bint have_played
+    uint16_t max_seq16
+    uint8_t codec_of_pt[128] # last of the hot block: the static payload types' entries are in it
+    # ---- cold: configuration ----
+    int r8
+    int rtp_rate             # RTP timestamp clock (Hz)
+    int init_delay           # samples
+    bint conceal_on, cn_on
+    int64_t dtmf_timeout_ns
+    int16_t* tmp             # scratch for time scaling
+    uint8_t* cand_pay        # payload of the packet on probation
+    # probation candidate
     uint32_t cand_ssrc
     uint16_t cand_seq
     uint32_t cand_ts
     int64_t cand_arrival
     int cand_len
     uint8_t cand_pt, cand_marker
-    # playout (playout.pxd)
-    bint in_pause, lost_flag, cn_pause
-    int64_t read_seq, play_ts
-    int hist_end
-    int adjusting
     uint8_t cn_level
-    int flags
-    bint have_played
-    uint32_t played_ts
     vc_u64 owner             # 1 while an Engine's I/O thread owns the buffer (engine_adopt)
-    JDelay d
-    JDtmf dt
-    JPlc plc
-    JForeign fr
-    JRr rr
     JCodec cx
+    JForeign fr              # hot: its head (n)
+    JDtmf dt                 # hot: its tail (active, q_tail, q_head) ...
+    JPlc plc                 # ... next to plc's head (active, end_left)

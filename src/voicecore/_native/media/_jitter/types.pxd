@@ -39,8 +39,7 @@ cdef enum:
 # played) or to ``discarded`` / ``late`` (it was a stray). All other fields
 # are monotonic counters that describe what happened on the way.
 cdef struct JStats:
-    # outcome counters (one per push, see above)
-    uint64_t received            # stored for playout (includes validated probation packets)
+    # outcome counters (one per push, see above; ``received`` is at the end)
     uint64_t held                # gauge: packets on probation now (0 or 1)
     uint64_t duplicates
     uint64_t late                # arrived after their playout deadline (dropped)
@@ -64,14 +63,18 @@ cdef struct JStats:
     uint64_t dtmf_digits
     uint64_t dtmf_overflow
     uint64_t cn_frames
-    uint64_t frames_out
-    uint64_t audio_frames
     uint64_t concealed_frames
     uint64_t silence_frames
     uint64_t comfort_noise_frames
     uint64_t time_scaled_samples
     uint64_t fec_recovered_samples   # Opus: lost samples recovered from the next packet's in-band FEC
                                      # (also counted in concealed_samples: the packet itself was lost)
+    # The three counters every push and pull of an established stream
+    # update: last, so that they share the first of JBState's hot lines
+    # (state.pxd).
+    uint64_t frames_out
+    uint64_t audio_frames
+    uint64_t received            # outcome: stored for playout (includes validated probation packets)
 
 
 # One RFC 4733 keypad event (dtmf_pop_c)
