@@ -52,13 +52,15 @@ def test_plain_audio_and_damaged_stamps_are_not_read():
 
 def test_a_tiny_run_measures_lateness_and_delivery():
     from voicecore.bench.capacity import cpus
-    from voicecore.bench.load import measure
+    from voicecore.bench.load import measure, sample_stride
 
     c = cpus()
     res = measure("voicecore-batch", 12, seconds=1.5, warmup=1.0, both=True,
                   rx_cpu=c[0], gen_cpu=c[1] if len(c) > 1 else c[0])  # fmt: skip
     lat = res["lateness_ms"]
-    assert lat["count"] > 0.9 * 12 * 50 * 1.5 * 0.9, lat          # every call sampled, ~every frame stamped
+    sampled = len(range(0, 12, sample_stride(12)))                # a quarter of the calls at most
+    assert sampled == 3
+    assert lat["count"] > 0.9 * sampled * 50 * 1.5 * 0.9, lat     # every sampled call's frames stamped
     # Never early (a wrong anchor, offset or declared delay would show), and the
     # promptest frames arrive within a few ms even on a busy machine.
     assert -1.0 < lat["min"] < 10.0, lat
@@ -66,7 +68,7 @@ def test_a_tiny_run_measures_lateness_and_delivery():
     assert 99.0 <= res["delivered_pct"] <= 100.0, res               # no loss on loopback
     assert res["tx_packets"] > 0 and res["rx_packets"] > 0
     gen = res["generator"]
-    assert gen["anchors"] == gen["sampled"] == 12
+    assert gen["anchors"] == gen["sampled"] == sampled
     assert res["cpu_us_per_packet"] > 0
 
 
