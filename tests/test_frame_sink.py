@@ -197,6 +197,9 @@ def test_classes_that_cannot_be_recycled_still_deliver() -> None:
         def __del__(self) -> None:
             dels.append(self.timestamp_ms)
 
+    class WithState(list, AudioFrame):      # a C base whose state is not in __dict__
+        pass
+
     dels: list[float] = []
     for cls in (Slotted, Finalised):
         seen: list[tuple[type, bytes]] = []
@@ -204,6 +207,15 @@ def test_classes_that_cannot_be_recycled_still_deliver() -> None:
         assert seen == [(cls, _pcm(i)) for i in range(4)]
     gc.collect()
     assert sorted(dels) == [0.0, 20.0, 40.0, 60.0]      # one finaliser per frame
+    firsts: list[Any] = []
+
+    def keep_state(s: Any, f: Any) -> None:
+        assert list(f) == [], f"frame {f.timestamp_ms} carries a previous frame's list"
+        f.append(f.timestamp_ms)
+        firsts.append(bytes(bytearray(f.data)))
+
+    _run(keep_state, 4, frame_cls=WithState)
+    assert firsts == [_pcm(i) for i in range(4)]
 
 
 def test_no_reference_leaks() -> None:
@@ -216,3 +228,33 @@ def test_no_reference_leaks() -> None:
         sink.deliver_frame(_pcm(i), i & 3, i)
     gc.collect()
     assert len(gc.get_objects()) - before < 50
+
+
+def test_a_frame_waiting_for_reuse_is_out_of_the_collectors_reach() -> None:
+    """The parked frame is untracked and held by an object the collector does
+    not traverse: heap walkers (gc.get_objects, gc.get_referents) cannot reach
+    it and see it change under them."""
+    class Mine(AudioFrame):
+        pass
+
+    sink = _run(lambda s, f: None, 3, frame_cls=Mine)
+    gc.collect()
+    assert [o for o in gc.get_objects() if type(o) is Mine] == []
+    seen = set()
+    todo = [sink]
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        assert type(o) is not Mine
+        if isinstance(o, (type, type(gc))):     # not the whole module graph
+            continue
+        todo.extend(gc.get_referents(o))
+    # and the parked frame still works
+    got: list[Mine] = []
+    sink.deliver_frame(_pcm(9), 1, 9)
+    _run(lambda s, f: got.append(f), 2, frame_cls=Mine)
+    assert type(got[0]) is Mine
+    assert vars(got[0]) == vars(AudioFrame(data=_pcm(0), sample_rate=8000, timestamp_ms=0.0,
+                                           metadata={"frame_kind": "audio"}))

@@ -26,3 +26,16 @@ def test_the_steady_path_touches_nine_lines() -> None:
                                                                   "plc.active", "plc.end_left"})
     assert run == list(range(run[0], run[0] + len(run))), run
     assert len(run) <= 7, run
+
+
+def test_stats_keep_their_documented_order() -> None:
+    """The struct's order is for the cache; stats() reports the counters as
+    documented (types.pxd): the outcome counters from ``received``, the frame
+    counters together."""
+    from voicecore._native.media.jitter import STAT_NAMES, JitterBuffer
+
+    assert STAT_NAMES[:3] == ("received", "held", "duplicates")
+    i = STAT_NAMES.index("frames_out")
+    assert STAT_NAMES[i - 1:i + 5] == ("cn_frames", "frames_out", "audio_frames", "concealed_frames",
+                                       "silence_frames", "comfort_noise_frames")
+    assert tuple(JitterBuffer().stats())[:len(STAT_NAMES)] == STAT_NAMES

@@ -10,7 +10,9 @@ refilled (their cached hash reset), ``timestamp_ms`` and ``frame_kind`` are
 replaced. Nothing observable changes: a frame the callback keeps, or any
 part of one it keeps, is never touched again. This saves the allocation
 and deallocation of the five objects, about a third of the per-frame cost
-on the loop. Free-threaded builds always allocate.
+on the loop. Free-threaded builds always allocate. While a frame waits for
+reuse it is hidden from the garbage collector (untracked, held by an object
+the collector does not traverse), so not even gc.get_objects() can reach it.
 """
 cimport cython
 from libc.stdint cimport uint64_t
@@ -23,11 +25,13 @@ cdef extern from "Python.h":
     ctypedef object (*newfunc)(PyTypeObject* t, PyObject* args, PyObject* kw)
     ctypedef struct _TypeNew "PyTypeObject":
         newfunc tp_new
-    int PyObject_GenericSetDict(PyObject* o, PyObject* d, void* ctx) except -1
     object PyObject_GenericGetDict(object o, void* ctx)
     bint PyDict_Next(object d, Py_ssize_t* pos, PyObject** key, PyObject** value)
     Py_ssize_t PyDict_GET_SIZE(object d)
     Py_ssize_t _Py_REFCNT "Py_REFCNT"(object o)
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_Track(object o)
+    void PyObject_GC_UnTrack(object o)
 
 
 cdef extern from *:
@@ -57,6 +61,18 @@ cdef extern from *:
         return 0;
     #endif
     }
+    /* A new object's __dict__. PyObject_GenericSetDict leaves 3.13's inline
+     * attribute values in place (CPython gh-133912: the attributes then read
+     * as the class defaults), so 3.13 and later assign through the __dict__
+     * descriptor, which drops them. */
+    static int vc_set_dict(PyObject *o, PyObject *d, PyObject *name) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        return PyObject_SetAttr(o, name, d);
+    #else
+        (void)name;
+        return PyObject_GenericSetDict(o, d, NULL);
+    #endif
+    }
     /* Whether any weak reference to o exists (the list CPython's own
      * _PyObject_GET_WEAKREFS_LISTPTR reads, for heap types). */
     static inline int vc_has_weakrefs(PyObject *o) {
@@ -67,15 +83,47 @@ cdef extern from *:
     bint VC_RECYCLE
     bint vc_bytes_refill(object b, const char* src, Py_ssize_t n)
     bint vc_has_weakrefs(object o)
+    int vc_set_dict(object o, object d, object name) except -1
 
 
 @cython.final
+@cython.no_gc
 cdef class _Spare:
-    """The last frame of one (class, rate) that nobody kept, with its parts."""
+    """The last frame of one (class, rate) that nobody kept, with its parts.
+    Not traversed by the garbage collector, and the parts it holds are
+    untracked while they wait (``tracked``: which were, to track them again)."""
     cdef object frame
     cdef dict d
     cdef bytes pcm
     cdef dict meta
+    cdef int tracked
+
+    cdef inline void park(self, object frame, dict d, bytes pcm, dict meta):
+        cdef int t = 0
+        if PyObject_GC_IsTracked(frame):
+            t |= 1
+            PyObject_GC_UnTrack(frame)
+        if PyObject_GC_IsTracked(d):
+            t |= 2
+            PyObject_GC_UnTrack(d)
+        if PyObject_GC_IsTracked(meta):
+            t |= 4
+            PyObject_GC_UnTrack(meta)
+        self.tracked = t
+        self.frame = frame
+        self.d = d
+        self.pcm = pcm
+        self.meta = meta
+
+    cdef inline void unpark(self):
+        """Track the parked parts again (the caller has taken them)."""
+        if self.tracked & 1:
+            PyObject_GC_Track(self.frame)
+        if self.tracked & 2:
+            PyObject_GC_Track(self.d)
+        if self.tracked & 4:
+            PyObject_GC_Track(self.meta)
+        self.tracked = 0
 
 
 cdef dict _SPARES = {}           # (frame class, rate) -> _Spare, shared by every sink at that rate
@@ -108,9 +156,11 @@ cdef class FrameSink:
         self._tmpl = tmpl
         self._rate = tmpl["sample_rate"]
         # Recycling needs a plain heap class: no finaliser (it would run once
-        # for many frames), nothing but its __dict__ to carry state.
+        # for many frames), nothing but its __dict__ to carry state (no slots,
+        # no C base with state of its own: the size of a plain class).
         self._spare = None
         if (VC_RECYCLE and frame_cls.__flags__ & (1 << 9)       # Py_TPFLAGS_HEAPTYPE
+                and frame_cls.__basicsize__ == _PLAIN.__basicsize__ and frame_cls.__itemsize__ == 0
                 and getattr(frame_cls, "__del__", None) is None
                 and getattr(frame_cls, "__slots__", None) is None):
             spare = _SPARES.get((frame_cls, sample_rate))
@@ -135,6 +185,7 @@ cdef class FrameSink:
             return
         ts = frame_no * self.frame_ms
         if sp is not None and sp.frame is not None:
+            sp.unpark()
             frame = sp.frame
             d = sp.d
             pcm = sp.pcm
@@ -163,16 +214,13 @@ cdef class FrameSink:
             meta = (<dict>_KIND_META[kind & 3]).copy()
             d["metadata"] = meta
             frame = (<_TypeNew*>self.frame_cls).tp_new(<PyTypeObject*>self.frame_cls, <PyObject*>_NO_ARGS, NULL)
-            PyObject_GenericSetDict(<PyObject*>frame, <PyObject*>d, NULL)
+            vc_set_dict(frame, d, _DICT_ATTR)
         r = cb(self.session, frame)
         if r is not None:
             self.spawn(r)
             return                   # the awaitable holds the frame
         if sp is not None and sp.frame is None and self._unshared(frame, d, pcm, meta, ts):
-            sp.frame = frame
-            sp.d = d
-            sp.pcm = pcm
-            sp.meta = meta
+            sp.park(frame, d, pcm, meta)
 
     cdef bint _unshared(self, object frame, dict d, bytes pcm, dict meta, object ts):
         """True if nothing but this call's locals refers to the frame or its
@@ -215,6 +263,11 @@ cdef object _ONE = 1
 cdef object _TWO = 2
 cdef dict _TEMPLATES = {}        # sample rate -> frame template (never mutated once made)
 cdef str _FRAME_KIND = "frame_kind"
+cdef str _DICT_ATTR = "__dict__"
+
+
+class _PLAIN:
+    """A plain class: its instance size is the one recycling accepts."""
 cdef tuple _KIND_NAMES = ("audio", "concealed", "silence", "comfort_noise")
 cdef tuple _KIND_META = tuple({_FRAME_KIND: k} for k in _KIND_NAMES)
 

@@ -150,8 +150,20 @@ cdef JStats _zero_stats():
     return z
 
 
-# Names of the JStats fields, in order (all monotonic counters but ``held``).
-STAT_NAMES = tuple(_zero_stats())
+def _documented_order(names):
+    """The JStats field names in the order stats() reports them: the struct
+    keeps its three per-frame counters last for the cache (state.pxd), the
+    dict keeps ``received`` first with the outcome counters and the frame
+    counters together, as it always had."""
+    hot = ("frames_out", "audio_frames", "received")
+    rest = [n for n in names if n not in hot]
+    i = rest.index("concealed_frames")
+    return ("received",) + tuple(rest[:i]) + ("frames_out", "audio_frames") + tuple(rest[i:])
+
+
+# Names of the JStats fields, in the order of stats() (all monotonic counters
+# but ``held``).
+STAT_NAMES = _documented_order(tuple(_zero_stats()))
 
 _CODEC_IDS = {"pcmu": CODEC_PCMU, "pcma": CODEC_PCMA, "l16": CODEC_L16, "g722": CODEC_G722, "opus": CODEC_OPUS}
 
@@ -579,7 +591,8 @@ cdef class JitterBuffer:
                 cur = self._s.d.cur_delay
         if owned:
             _raise_owned("stats")
-        cdef dict d = st
+        cdef dict raw = st
+        cdef dict d = {k: raw[k] for k in STAT_NAMES}
         rate = self._s.rate
         d["jitter_ms"] = jit * 1000.0 / rate
         d["target_delay_ms"] = tgt * 1000.0 / rate
