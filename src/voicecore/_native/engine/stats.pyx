@@ -2,7 +2,7 @@
 """The engine's statistics as Python dicts (read on the loop side)."""
 from libc.stdint cimport uint64_t
 from voicecore._native.media.jitter cimport JitterBuffer, JStats
-from voicecore._native.media.jitter import STAT_NAMES
+from voicecore._native.media.jitter import STAT_NAMES as _STAT_NAMES
 from voicecore._native.atomic cimport vc_load_relaxed
 from voicecore._native.engine.core cimport Core, Sess, Hist, HIST_BUCKETS
 from voicecore._native.engine.queues cimport hist_value
@@ -53,7 +53,7 @@ cdef dict jitter_stats(JitterBuffer jb):
     cdef JStats st = jb.stats_c()[0]
     cdef double jit, tgt, cur
     cdef dict raw = st
-    cdef dict d = {k: raw[k] for k in STAT_NAMES}      # the order of JitterBuffer.stats()
+    cdef dict d = {k: raw[k] for k in _STAT_NAMES}     # the order of JitterBuffer.stats()
     jb.delay_ms_c(&jit, &tgt, &cur)
     d["jitter_ms"] = jit
     d["target_delay_ms"] = tgt
