@@ -204,9 +204,8 @@ cdef class FrameSink:
         else:
             # A copy of a dict with the same keys in the same order copies its
             # table (no hashing, no resizing); the object is made by the
-            # class's own tp_new (object's, for a dataclass) and gets its
-            # __dict__ through the generic setter, both called directly rather
-            # than through their Python wrappers.
+            # class's own tp_new (object's, for a dataclass), called directly,
+            # and gets its __dict__ through vc_set_dict.
             pcm = PyBytes_FromStringAndSize(data, nbytes)
             d = self._tmpl.copy()
             d["data"] = pcm
