@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine is Linux-only")
 
-from engine_support import RawPeer, find_exact, rtp, speech, tone  # noqa: E402
+from engine_support import SANITIZED, RawPeer, find_exact, rtp, speech, tone  # noqa: E402
 from engine_support import backend as _backend  # noqa: E402
 from engine_support import send_paced as _send_paced  # noqa: E402
 from engine_support import ulaw_packets as _ulaw_packets  # noqa: E402
@@ -206,11 +206,13 @@ async def test_a_backlog_waiting_in_the_socket_is_read_by_the_next_tick(engine, 
     dest = s.metadata["local_addr"]
     try:
         await _send_paced(peer, dest, pk[:40])
-        await asyncio.sleep(0.05)
-        assert b.session_stats(s)["received"] == 40    # in step: each read at its tick
+        deadline = time.monotonic() + (0.05 if not SANITIZED else 0.15)   # in step: read at its tick
+        while b.session_stats(s)["received"] < 40 and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)                 # (not longer: a burst held back
+        assert b.session_stats(s)["received"] == 40    # past its playout time is late)
         for p in pk[40:70]:
             peer.send(p, dest)
-        await asyncio.sleep(0.065)                     # three ticks
+        await asyncio.sleep(0.065 if not SANITIZED else 0.3)   # three ticks (read one a tick: 600 ms)
         st = b.session_stats(s)
         assert st["received"] == 70
         assert st["late"] == 0 and st["discarded"] == 0 and st["duplicates"] == 0
@@ -289,6 +291,9 @@ async def test_outbound_bytes_paced_exact_and_continuous(engine, peer):
     # one descheduling of the engine thread (a loaded machine, the sanitizer
     # build) makes one late gap and a short catch-up one, so a few may miss 5 ms
     assert abs(np.median(gaps) - 20.0) < 1.0, gaps
+    if SANITIZED:                                            # not a burst, coarsely
+        assert abs(gaps.sum() - 20.0 * len(gaps)) < 200.0 and np.mean(gaps < 5.0) < 0.1, gaps
+        return
     assert np.mean(np.abs(gaps - 20.0) < 5.0) >= 0.9, gaps
     assert abs(gaps.sum() - 20.0 * len(gaps)) < 40.0, gaps
     assert gaps.min() > 5.0, gaps
@@ -341,9 +346,9 @@ async def test_interrupt_stops_within_one_tick(engine, peer):
     await asyncio.sleep(0.2)
     pk = peer.rtp(0)
     await b.close()
-    after = [p for p in pk if p.t_ns > t_cut + 45_000_000]
+    after = [p for p in pk if p.t_ns > t_cut + (45 if not SANITIZED else 200) * 1_000_000]
     assert after == []                                       # nothing 2 ticks after the cut
-    assert 20 <= len(pk) <= 30
+    assert 20 <= len(pk) <= 30 if not SANITIZED else 10 <= len(pk) <= 40
     assert not b.is_playing(s)
 
 

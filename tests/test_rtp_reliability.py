@@ -207,7 +207,13 @@ async def test_callback_stalling_2s_never_blocks_the_packet_path():
         # paced through the stall: a send path blocked by the 2 s callback would
         # show a 2,000 ms gap then a burst; 45 ms leaves room for the engine
         # thread being descheduled once on a shared machine (seen: 30.2 ms)
-        assert len(out) == 150 and gaps.max() < 45.0 and np.percentile(gaps, 99) < 25.0
+        assert len(out) == 150
+        if SANITIZED:
+            # the ASan build's engine thread can be descheduled 20 ms and more;
+            # the fine bounds are the main run's: here only "not blocked"
+            assert gaps.max() < 500.0, gaps
+        else:
+            assert gaps.max() < 45.0 and np.percentile(gaps, 99) < 25.0, gaps
         assert st["consumer_overflow"] > 0                     # oldest frames dropped, counted
         assert engine.stats()["frame_overflow"] == st["consumer_overflow"]
         # after the stall, one frame per 20 ms again with no further loss
