@@ -21,11 +21,10 @@
  * recvmsg / sendto are cancellation points (they switch the thread's
  * asynchronous cancellation on and off around every call, and set errno
  * through TLS): ~3 % of the receive path's samples at 1,000 calls. The
- * engine's thread is never cancelled. vc_sys6 returns the kernel's result:
- * >= 0, or -errno. x86-64 only (the one architecture tested here); the
- * others keep the libc calls. */
+ * engine's thread is never cancelled. x86-64 only (the one architecture
+ * tested here); the others keep the libc calls. Either way the vc_k_*
+ * calls below return the kernel's result: >= 0, or -errno. */
 #if defined(__linux__) && defined(__x86_64__)
-#define VC_RAW_SYSCALL 1
 static inline long vc_sys6(long n, long a, long b, long c, long d, long e, long f) {
     long r;
     register long r10 __asm__("r10") = d;
@@ -37,6 +36,16 @@ static inline long vc_sys6(long n, long a, long b, long c, long d, long e, long 
                      : "rcx", "r11", "memory");
     return r;
 }
+#define VC_K_RECVMMSG(fd, m, vlen) vc_sys6(SYS_recvmmsg, (fd), (long)(m), (long)(vlen), MSG_DONTWAIT, 0, 0)
+#define VC_K_RECVMSG(fd, h) vc_sys6(SYS_recvmsg, (fd), (long)(h), MSG_DONTWAIT, 0, 0, 0)
+#define VC_K_SENDTO(fd, buf, n, to, tolen) \
+    vc_sys6(SYS_sendto, (fd), (long)(buf), (long)(n), MSG_DONTWAIT, (long)(to), (long)(tolen))
+#else
+static inline long vc_neg_errno(long r) { return r < 0 ? -errno : r; }
+#define VC_K_RECVMMSG(fd, m, vlen) vc_neg_errno(recvmmsg((fd), (m), (vlen), MSG_DONTWAIT, NULL))
+#define VC_K_RECVMSG(fd, h) vc_neg_errno(recvmsg((fd), (h), MSG_DONTWAIT))
+#define VC_K_SENDTO(fd, buf, n, to, tolen) \
+    vc_neg_errno(sendto((fd), (buf), (n), MSG_DONTWAIT, (const struct sockaddr *)(to), (tolen)))
 #endif
 
 #define VC_RECV_BATCH 32
@@ -103,7 +112,8 @@ static inline int vc_enable_timestamps(int fd) {
 /* Receive what is waiting (at most vlen datagrams) without blocking.
  * Returns the count, 0 when nothing is waiting, or -errno. */
 static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
-    int i, r;
+    int i;
+    long r;
     if (vlen > VC_RECV_BATCH) vlen = VC_RECV_BATCH;
     for (i = 0; i < vlen; i++) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
@@ -112,22 +122,11 @@ static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
         b->msgs[i].msg_hdr.msg_flags = 0;
         b->msgs[i].msg_len = 0;
     }
-#ifdef VC_RAW_SYSCALL
-    {
-        long k;
-        do {
-            k = vc_sys6(SYS_recvmmsg, fd, (long)b->msgs, (long)(unsigned)vlen, MSG_DONTWAIT, 0, 0);
-        } while (k == -EINTR);
-        if (k < 0) return (k == -EAGAIN || k == -EWOULDBLOCK) ? 0 : (int)k;
-        r = (int)k;
-    }
-#else
     do {
-        r = recvmmsg(fd, b->msgs, (unsigned)vlen, MSG_DONTWAIT, NULL);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-#endif
-    return r;
+        r = VC_K_RECVMMSG(fd, b->msgs, (unsigned)vlen);
+    } while (r == -EINTR);
+    if (r < 0) return (r == -EAGAIN || r == -EWOULDBLOCK) ? 0 : (int)r;
+    return (int)r;
 }
 
 /* Receive one datagram into slot 0 with recvmsg (cheaper than a recvmmsg,
@@ -135,22 +134,15 @@ static inline int vc_rbatch_recv(vc_rbatch *b, int fd, int vlen) {
  * empty). Returns 1, 0 when nothing is waiting, or -errno. */
 static inline int vc_rbatch_recv1(vc_rbatch *b, int fd) {
     struct msghdr *h = &b->msgs[0].msg_hdr;
-    ssize_t r;
+    long r;
     h->msg_namelen = sizeof(struct sockaddr_storage);
     h->msg_control = b->ctl[0].buf;
     h->msg_controllen = VC_CMSG_SPACE;
     h->msg_flags = 0;
-#ifdef VC_RAW_SYSCALL
     do {
-        r = (ssize_t)vc_sys6(SYS_recvmsg, fd, (long)h, MSG_DONTWAIT, 0, 0, 0);
+        r = VC_K_RECVMSG(fd, h);
     } while (r == -EINTR);
     if (r < 0) return (r == -EAGAIN || r == -EWOULDBLOCK) ? 0 : (int)r;
-#else
-    do {
-        r = recvmsg(fd, h, MSG_DONTWAIT);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-#endif
     b->msgs[0].msg_len = (unsigned)r;
     return 1;
 }
@@ -209,18 +201,11 @@ static inline void vc_addr_set_port(struct sockaddr_storage *a, int port) {
 }
 
 static inline int vc_sendto(int fd, const void *buf, size_t n, const struct sockaddr_storage *to, socklen_t tolen) {
-    ssize_t r;
-#ifdef VC_RAW_SYSCALL
+    long r;
     do {
-        r = (ssize_t)vc_sys6(SYS_sendto, fd, (long)buf, (long)n, MSG_DONTWAIT, (long)to, (long)tolen);
+        r = VC_K_SENDTO(fd, buf, n, to, tolen);
     } while (r == -EINTR);
     return r < 0 ? (int)r : 0;
-#else
-    do {
-        r = sendto(fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)to, tolen);
-    } while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : 0;
-#endif
 }
 
 /* Periodic absolute timer: first expiry at first_ns (CLOCK_MONOTONIC), then
