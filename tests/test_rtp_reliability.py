@@ -19,12 +19,9 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the engine is Linux-only")
 
-from engine_support import RawPeer, open_fds, rtp, tone  # noqa: E402
+from engine_support import SANITIZED, RawPeer, open_fds, rtp, tone  # noqa: E402
 
 from voicecore import codec  # noqa: E402
-
-#: The suite runs on the ASan + UBSan build (.ci/sanitizers.sh, fuzz/README.md).
-SANITIZED = bool(os.environ.get("VOICECORE_SANITIZED"))
 
 
 @pytest.fixture
